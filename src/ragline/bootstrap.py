@@ -1,0 +1,113 @@
+"""The composition root: settings in, started adapters and services out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from ragline.adapters.db.database import Database
+from ragline.adapters.db.tables import User
+from ragline.adapters.events.bus import LocalBus
+from ragline.adapters.events.pg_notify import PgNotifier
+from ragline.config import Settings
+from ragline.services.event_log import EventWriter
+from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
+from ragline.services.runs import RunContext, RunManager
+from ragline.services.threads import recover_interrupted
+
+log = logging.getLogger(__name__)
+LOCAL_USER_NAME = "local"
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    bus: LocalBus
+    writer: EventWriter
+    models: Any
+    pipeline: AnswerPipeline
+    runs: RunManager
+    local_user_id: str = ""
+    notifier: PgNotifier | None = None
+    documents: Any = None  # the document service (ingestion, search), see services/documents.py
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        self.writer.start()
+        if self.notifier is not None:
+            await self.notifier.start()
+        recovered = await recover_interrupted(self.db)
+        if recovered:
+            log.warning("marked %d interrupted runs as failed", recovered)
+        self.local_user_id = await ensure_local_user(self.db)
+        if self.documents is not None:
+            await self.documents.start()
+
+    async def stop(self) -> None:
+        await self.runs.shutdown()
+        await self.writer.stop()
+        if self.documents is not None:
+            await self.documents.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
+        aclose = getattr(self.models, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await self.db.dispose()
+
+
+async def ensure_local_user(db: Database) -> str:
+    """The user every request acts as while auth is off."""
+    async with db.session() as session:
+        user = await session.scalar(
+            select(User).where(User.name == LOCAL_USER_NAME, User.is_admin.is_(True))
+        )
+        if user is None:
+            user = User(name=LOCAL_USER_NAME, is_admin=True)
+            session.add(user)
+            await session.flush()
+        return user.id
+
+
+def build_container(
+    settings: Settings, *, models: Any = None, documents: Any = None
+) -> Container:
+    """Choose the concrete adapters from settings; tests pass fakes for `models`/`documents`."""
+    db = Database(settings.resolved_database_url)
+    bus = LocalBus()
+    notifier = PgNotifier(settings.resolved_database_url, bus) if settings.is_postgres else None
+    writer = EventWriter(db, bus, notifier, max_batch=settings.event_flush_max_batch)
+    if models is None:
+        from ragline.services.models import ModelRegistry
+
+        models = ModelRegistry.from_settings(settings)
+    if documents is None:
+        from ragline.services.documents import build_documents
+
+        documents = build_documents(settings, db)
+    pipeline = AnswerPipeline(
+        models,
+        documents,
+        Prompts(settings.prompts_dir),
+        PipelineConfig(
+            top_k=settings.retrieval_top_k,
+            min_score=settings.retrieval_min_score,
+            answer_max_tokens=settings.answer_max_tokens,
+        ),
+    )
+    runs = RunManager(RunContext(db, writer, models, pipeline, settings))
+    return Container(
+        settings=settings,
+        db=db,
+        bus=bus,
+        writer=writer,
+        models=models,
+        pipeline=pipeline,
+        runs=runs,
+        notifier=notifier,
+        documents=documents,
+    )

@@ -1,0 +1,78 @@
+"""The `ragline` command line: serve, worker, db, keys, ask and the document commands."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+
+from ragline.config import Settings
+
+app = typer.Typer(help="ragline: chat with an LLM over your own documents.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default from RAGLINE_HOST: 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default from RAGLINE_PORT: 8000)."),
+    workers: int = typer.Option(1, help="Uvicorn worker processes."),
+) -> None:
+    """Apply pending migrations, then serve the API and the web UI."""
+    import uvicorn
+
+    from ragline.adapters.db.migrate import upgrade
+    from ragline.web.observability import configure_logging
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level, settings.log_json)
+    upgrade(settings.resolved_database_url)
+    if workers > 1:
+        uvicorn.run(
+            "ragline.web.main:app", host=settings.host, port=settings.port, workers=workers,
+            log_config=None,
+        )
+        return
+    from ragline.web.app import create_app
+
+    uvicorn.run(
+        create_app(settings, migrate=False), host=settings.host, port=settings.port,
+        log_config=None, timeout_graceful_shutdown=5,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from ragline.adapters.db.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url, revision)
+    typer.echo(f"database at {settings.resolved_database_url} is at {revision}")
+
+
+def _register_optional() -> None:
+    """Command groups that live in their own modules register themselves here."""
+    for module_name in ("ragline.cli.keys", "ragline.cli.ask", "ragline.cli.documents",
+                        "ragline.cli.generate", "ragline.cli.worker"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(app)
+    try:
+        from ragline.cli.models import app as models_app
+    except ModuleNotFoundError as exc:
+        if exc.name != "ragline.cli.models":
+            raise
+    else:
+        app.add_typer(models_app, name="models")
+
+
+_register_optional()
+logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,0 +1,100 @@
+"""Settings: one validated object read from RAGLINE_* environment variables and `.env`."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret"}
+
+
+def _default_model_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "ragline" / "models"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAGLINE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    model_dir: Path = Field(default_factory=_default_model_dir)
+    models_file: Path | None = None
+    default_model: str = "qwen2.5-coder-1.5b-instruct"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth: Literal["none", "api_key", "jwt"] = "none"
+    jwt_secret: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Runs and streaming
+    max_message_bytes: int = 32 * 1024
+    sse_ping_seconds: float = 15.0
+    scripted_token_delay_ms: float = 0.0
+    event_flush_max_batch: int = 2000
+
+    # Local engine
+    llama_threads: int = 2
+    llama_parallel: int = 2
+    llama_ctx_per_slot: int = 4096
+    llama_queue_limit: int = 64
+    load_model_at_startup: bool = False
+
+    # Documents
+    max_upload_bytes: int = 50 * 1024 * 1024
+    chunk_tokens: int = 220
+    chunk_overlap: int = 40
+    embedder: str = "local"  # "local" (all-MiniLM-L6-v2) or "openai"
+    embedding_base_url: str | None = None
+    embedding_model: str = "text-embedding-3-small"
+    embedding_api_key_env: str = "OPENAI_API_KEY"
+
+    # Retrieval and prompts
+    retrieval_top_k: int = 5
+    retrieval_min_score: float = 0.25
+    prompts_dir: Path | None = None
+    answer_max_tokens: int = 512
+
+    # Rate limiting: requests per minute per principal (0 = off)
+    rate_limit_per_minute: int = 0
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.auth == "none" and not _is_loopback(self.host):
+            raise ValueError(
+                f"auth is off but host {self.host!r} is not a loopback address; "
+                "set RAGLINE_AUTH=api_key or jwt to serve beyond this machine"
+            )
+        if self.auth == "jwt" and self.jwt_secret.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("RAGLINE_AUTH=jwt needs a real RAGLINE_JWT_SECRET")
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ragline.db').resolve()}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,337 @@
+"""Run execution: history → pipeline → streamed answer, every step an event in the run log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ragline.adapters.db.database import Database
+from ragline.adapters.db.tables import Message, Run, Thread
+from ragline.config import Settings
+from ragline.domain.errors import ProviderError, RaglineError
+from ragline.domain.llm import (
+    ChatMessage,
+    Finish,
+    GenerationParams,
+    ModelSwitched,
+    ProviderEvent,
+    Queued,
+    TextDelta,
+    Usage,
+)
+from ragline.domain.runs import ACTIVE, CANCELLED, DONE, FAILED, RUNNING
+from ragline.services.event_log import EventWriter
+
+log = logging.getLogger(__name__)
+
+
+class Models(Protocol):
+    """What the executor needs from the model registry."""
+
+    def stream(
+        self, name: str, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[ProviderEvent]: ...
+
+
+@dataclass
+class RunInput:
+    run_id: str
+    thread_id: str
+    owner_id: str
+    model: str
+    question: str
+    history: list[ChatMessage]
+    collection: str | None
+    response_format: Any | None
+
+
+@dataclass
+class Prepared:
+    """What the pipeline hands the model: the prompt, its sources, the sampling parameters."""
+
+    messages: list[ChatMessage]
+    sources: list[dict[str, Any]] | None = None
+    params: GenerationParams = field(default_factory=GenerationParams)
+    finish: Any = None  # optional callable(text) -> structured data for `final.data`
+
+
+class Pipeline(Protocol):
+    async def prepare(self, run: RunInput) -> Prepared: ...
+
+
+@dataclass
+class RunContext:
+    db: Database
+    writer: EventWriter
+    models: Models
+    pipeline: Pipeline
+    settings: Settings
+
+
+class RunManager:
+    """Owns the asyncio tasks of the runs executing in this process."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._thread_tail: dict[str, asyncio.Task[None]] = {}
+        self._user_cancelled: set[str] = set()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def thread_lock(self, thread_id: str) -> asyncio.Lock:
+        """Serialises 'is a run active? then start one' per thread within this process."""
+        lock = self._locks.get(thread_id)
+        if lock is None:
+            lock = self._locks[thread_id] = asyncio.Lock()
+        return lock
+
+    def start(self, run_id: str, thread_id: str, last_seq: int) -> None:
+        """Schedule a run; runs of one thread execute one after another (on_active=enqueue)."""
+        self.ctx.writer.open_run(run_id, last_seq)
+        previous = self._thread_tail.get(thread_id)
+        task = asyncio.create_task(self._run(run_id, previous), name=f"run-{run_id}")
+        self._tasks[run_id] = task
+        self._thread_tail[thread_id] = task
+
+        def _done(t: asyncio.Task[None]) -> None:
+            self._tasks.pop(run_id, None)
+            self._user_cancelled.discard(run_id)
+            if self._thread_tail.get(thread_id) is t:
+                del self._thread_tail[thread_id]
+
+        task.add_done_callback(_done)
+
+    @property
+    def active_count(self) -> int:
+        return len(self._tasks)
+
+    def is_local(self, run_id: str) -> bool:
+        return run_id in self._tasks
+
+    async def cancel(self, run_id: str, *, wait: bool = False) -> bool:
+        task = self._tasks.get(run_id)
+        if task is None:
+            return False
+        self._user_cancelled.add(run_id)
+        task.cancel()
+        if wait:
+            await asyncio.gather(task, return_exceptions=True)
+        return True
+
+    async def shutdown(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, run_id: str, previous: asyncio.Task[None] | None) -> None:
+        try:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await execute_run(run_id, self.ctx, user_cancelled=self._user_cancelled.__contains__)
+        except asyncio.CancelledError:
+            # Cancelled before it started: finish_run is a no-op if execute_run already finished it.
+            status, error = _cancel_outcome(run_id in self._user_cancelled)
+            await finish_run(self.ctx, run_id, "", status, error)
+        finally:
+            self.ctx.writer.close_run(run_id)
+
+
+def _cancel_outcome(by_user: bool) -> tuple[str, dict[str, Any] | None]:
+    if by_user:
+        return CANCELLED, None
+    return FAILED, {"code": "interrupted", "message": "the server shut down during this run"}
+
+
+async def load_run_input(session: AsyncSession, run_id: str) -> RunInput:
+    run = await session.get(Run, run_id)
+    if run is None:
+        raise RaglineError(f"run {run_id} vanished")
+    thread = await session.get(Thread, run.thread_id)
+    question_msg = await session.get(Message, run.user_message_id)
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.thread_id == run.thread_id, Message.id != run.user_message_id)
+        .where(Message.created_at <= question_msg.created_at if question_msg else True)
+        .order_by(Message.created_at, Message.id)
+    )
+    history = [
+        ChatMessage("user" if m.role == "user" else "assistant", m.content)
+        for m in rows
+        if m.content
+    ]
+    return RunInput(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        owner_id=run.owner_id,
+        model=run.model,
+        question=question_msg.content if question_msg else "",
+        history=history,
+        collection=run.collection if run.collection is not None else (thread and thread.collection),
+        response_format=run.response_format,
+    )
+
+
+class _Progress:
+    """What a run has produced so far; kept so a failure or cancel never loses it."""
+
+    def __init__(self, model: str) -> None:
+        self.parts: list[str] = []
+        self.usage = Usage(0, 0)
+        self.model = model
+        self.sources: list[dict[str, Any]] = []
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+async def execute_run(
+    run_id: str, ctx: RunContext, *, user_cancelled: Callable[[str], bool] = lambda _: False
+) -> None:
+    writer = ctx.writer
+    async with ctx.db.session() as session:
+        run_input = await load_run_input(session, run_id)
+    progress = _Progress(run_input.model)
+    started = writer.stage(run_id, "status", {"status": RUNNING})
+
+    async def mark_running(session: AsyncSession) -> None:
+        await session.execute(
+            update(Run).where(Run.id == run_id).values(status=RUNNING, started_at=_now())
+        )
+
+    await writer.commit_with([started], mark_running)
+    try:
+        prepared = await ctx.pipeline.prepare(run_input)
+        if prepared.sources is not None:
+            progress.sources = prepared.sources
+            writer.append(run_id, "sources", {"sources": prepared.sources})
+        stream = ctx.models.stream(run_input.model, prepared.messages, prepared.params)
+        try:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    if event.text:
+                        progress.parts.append(event.text)
+                        writer.append(run_id, "token", {"delta": event.text})
+                elif isinstance(event, Usage):
+                    progress.usage = event
+                elif isinstance(event, Queued):
+                    writer.append(run_id, "status", {"status": "queued", "position": event.position})
+                elif isinstance(event, ModelSwitched):
+                    progress.model = event.model
+                elif isinstance(event, Finish) and event.reason == "length":
+                    log.info("run %s stopped at the token limit", run_id)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        data = prepared.finish(progress.text) if prepared.finish is not None else None
+    except asyncio.CancelledError:
+        status, error = _cancel_outcome(user_cancelled(run_id))
+        await finish_run(ctx, run_id, progress.text, status, error, progress)
+        raise
+    except RaglineError as exc:
+        error = {"code": exc.code, "message": exc.message}
+        await finish_run(ctx, run_id, progress.text, FAILED, error, progress)
+        return
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        error = {"code": "internal_error", "message": f"the run failed: {type(exc).__name__}"}
+        await finish_run(ctx, run_id, progress.text, FAILED, error, progress)
+        return
+    await finish_run(ctx, run_id, progress.text, DONE, None, progress, data=data)
+
+
+async def finish_run(
+    ctx: RunContext,
+    run_id: str,
+    text: str,
+    status: str,
+    error: dict[str, Any] | None,
+    progress: _Progress | None = None,
+    *,
+    data: Any = None,
+) -> None:
+    """Save the assistant message (partial text kept) and the final status, events last."""
+    writer = ctx.writer
+    await writer.flush()
+    async with ctx.db.session() as session:
+        run = await session.get(Run, run_id)
+        if run is None or run.status not in ACTIVE:
+            return  # already finished (e.g. cancelled after the final write)
+        thread_id, model = run.thread_id, run.model
+    if progress is not None:
+        model = progress.model
+    message_id = None
+    records = []
+    usage = progress.usage if progress else Usage(0, 0)
+    sources = progress.sources if progress else []
+    if text or status == DONE:
+        message = Message(
+            thread_id=thread_id,
+            role="assistant",
+            content=text,
+            sources=sources or None,
+            data=data,
+            run_id=run_id,
+            state={DONE: "complete", CANCELLED: "cancelled"}.get(status, "failed"),
+            created_at=_now(),
+        )
+        message_id = message.id = _new_id()
+    if status == DONE:
+        final: dict[str, Any] = {
+            "message_id": message_id,
+            "content": text,
+            "sources": sources,
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+            },
+            "model": model,
+        }
+        if data is not None:
+            final["data"] = data
+        records.append(writer.stage(run_id, "final", final))
+    if error is not None:
+        records.append(writer.stage(run_id, "error", error))
+    records.append(writer.stage(run_id, "done", {"status": status}))
+
+    async def save(session: AsyncSession) -> None:
+        if message_id is not None:
+            session.add(message)
+        await session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(
+                status=status,
+                finished_at=_now(),
+                error=error,
+                model=model,
+                assistant_message_id=message_id,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+            )
+        )
+        await session.execute(
+            update(Thread).where(Thread.id == thread_id).values(updated_at=_now())
+        )
+
+    await writer.commit_with(records, save)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    from ragline.adapters.db.tables import new_id
+
+    return new_id()

@@ -1,0 +1,107 @@
+"""create_app(): the FastAPI application, its lifespan and its routers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ragline.adapters.db.migrate import upgrade
+from ragline.bootstrap import Container, build_container
+from ragline.config import Settings
+from ragline.domain.errors import NotFound
+from ragline.web.errors import install_error_handlers
+from ragline.web.observability import Metrics, install_observability
+from ragline.web.routes import health, runs, threads, users
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json"}
+ROUTER_MODULES = [
+    "ragline.web.routes.documents",
+    "ragline.web.routes.models",
+    "ragline.web.routes.generate",
+    "ragline.web.routes.openai",
+    "ragline.web.routes.compat.seed000",
+    "ragline.web.routes.compat.seed002",
+    "ragline.web.routes.compat.seed003",
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container_factory: Callable[[Settings], Container] | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await asyncio.to_thread(upgrade, settings.resolved_database_url)
+        container = (container_factory or build_container)(settings)
+        await container.start()
+        app.state.container = container
+        metrics.bind(container)
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = FastAPI(
+        title="ragline",
+        version="0.1.0",
+        description="Chat with an LLM over your own documents: runs streamed over SSE and "
+        "WebSocket, hybrid retrieval with citations, structured output, OpenAI-compatible API.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    install_observability(app, metrics)
+    for router_module in (health, users, threads, runs):
+        app.include_router(router_module.router)
+    for name in ROUTER_MODULES:
+        _include_optional(app, name)
+    _serve_ui(app)
+    return app
+
+
+def _include_optional(app: FastAPI, module_name: str) -> None:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    app.include_router(module.router)
+
+
+def _serve_ui(app: FastAPI) -> None:
+    """The built web UI at `/` (index.html for client-side routes) when it has been built."""
+    index = STATIC_DIR / "index.html"
+    if not index.is_file():
+        @app.get("/", include_in_schema=False)
+        async def no_ui() -> dict[str, Any]:
+            return {"name": "ragline", "docs": "/docs", "ui": "not built: run `make ui`"}
+        return
+    assets = STATIC_DIR / "assets"
+    if assets.is_dir():
+        app.mount("/assets", StaticFiles(directory=assets), name="assets")
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def ui(path: str) -> Response:
+        if path.split("/", 1)[0] in API_PREFIXES:
+            raise NotFound(f"no route for /{path}")
+        candidate = (STATIC_DIR / path).resolve()
+        if path and candidate.is_file() and STATIC_DIR in candidate.parents:
+            return FileResponse(candidate)
+        return FileResponse(index)

@@ -1,0 +1,76 @@
+"""FastAPI dependencies, declared once as Annotated aliases."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from ragline.adapters.db.tables import ApiKey, User
+from ragline.bootstrap import Container
+from ragline.domain.errors import Unauthorized
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: every query is scoped by `user_id`."""
+
+    user_id: str
+    is_admin: bool = False
+
+
+_bearer = HTTPBearer(auto_error=False)
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def resolve_principal(container: Container, token: str | None) -> Principal:
+    settings = container.settings
+    if settings.auth == "none":
+        return Principal(container.local_user_id, is_admin=True)
+    if not token:
+        raise Unauthorized("missing credentials: send Authorization: Bearer <key> or X-API-Key")
+    if settings.auth == "jwt":
+        try:
+            claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"])
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from exc
+        user_id = str(claims.get("sub", ""))
+        async with container.db.session() as session:
+            user = await session.get(User, user_id)
+        if user is None:
+            raise Unauthorized("invalid token: unknown subject")
+        return Principal(user.id, bool(claims.get("admin")) or user.is_admin)
+    async with container.db.session() as session:
+        key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
+    if key is None:
+        raise Unauthorized("invalid API key")
+    return Principal(key.user_id, key.is_admin)
+
+
+async def current_user(
+    container: ContainerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    token = bearer.credentials if bearer is not None else api_key
+    return await resolve_principal(container, token)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -1,0 +1,81 @@
+"""Maps domain errors and framework errors to the contract's error shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ragline.domain import errors as e
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[e.RaglineError], int] = {
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.Unprocessable: 422,
+    e.InvalidInput: 400,
+    e.TooLarge: 413,
+    e.UnsupportedType: 415,
+    e.Unauthorized: 401,
+    e.Forbidden: 403,
+    e.RateLimited: 429,
+    e.Unavailable: 503,
+    e.ProviderError: 502,
+    e.OutputInvalid: 422,
+}
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large",
+              415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited"}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def status_for(exc: e.RaglineError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(e.RaglineError)
+    async def _domain(_request: Request, exc: e.RaglineError) -> JSONResponse:
+        headers = {}
+        if isinstance(exc, e.RateLimited):
+            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        if isinstance(exc, e.Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_for(exc), headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
+        return JSONResponse(
+            error_body("validation_error", f"{where}: {first['msg']}", details), 422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "an unexpected error occurred"), 500)

@@ -1,0 +1,39 @@
+"""Server-Sent Events framing shared by every streaming view of the run-event log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from sse_starlette.sse import EventSourceResponse
+
+from ragline.domain.runs import RunEventRecord
+
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def frame(data: Any, *, event: str | None = None, id_: int | None = None) -> bytes:
+    head = ""
+    if id_ is not None:
+        head += f"id: {id_}\n"
+    if event is not None:
+        head += f"event: {event}\n"
+    return f"{head}data: {dumps(data)}\n\n".encode()
+
+
+def run_event_frames(batch: Sequence[RunEventRecord]) -> bytes:
+    """Many frames in one write: a burst of tokens costs one send, not one per token."""
+    return b"".join(frame(e.data, event=e.type, id_=e.seq) for e in batch)
+
+
+def event_stream(content: AsyncIterator[bytes], ping_seconds: float) -> EventSourceResponse:
+    """Producer, keep-alive ping and disconnect watcher run together; the first to end wins.
+
+    A client that goes away only ends this stream; the run itself goes on.
+    """
+    return EventSourceResponse(content, ping=int(max(1, ping_seconds)), sep="\n", headers=SSE_HEADERS)
