@@ -77,6 +77,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         drop_pg_database(db)
 
 
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, for behaviour that only PostgreSQL has."""
+    db = create_pg_database()
+    try:
+        yield db.url
+    finally:
+        drop_pg_database(db)
+
+
 @dataclass
 class LiveServer:
     """A real `ragline serve` process on a free port."""

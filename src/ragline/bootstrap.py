@@ -16,6 +16,7 @@ from ragline.config import Settings
 from ragline.services.event_log import EventWriter
 from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
 from ragline.services.runs import RunContext, RunManager
+from ragline.services.schemas import SchemaRegistry
 from ragline.services.threads import recover_interrupted
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def build_container(
     if models is None:
         from ragline.services.models import ModelRegistry
 
-        models = ModelRegistry.from_settings(settings)
+        models = ModelRegistry(settings)
     if documents is None:
         from ragline.services.documents import build_documents
 
@@ -98,6 +99,7 @@ def build_container(
             min_score=settings.retrieval_min_score,
             answer_max_tokens=settings.answer_max_tokens,
         ),
+        schemas=SchemaRegistry(db),
     )
     runs = RunManager(RunContext(db, writer, models, pipeline, settings))
     return Container(

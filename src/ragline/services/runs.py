@@ -51,6 +51,9 @@ class RunInput:
     history: list[ChatMessage]
     collection: str | None
     response_format: Any | None
+    # The thread's metadata: `system` (replaces the default system prompt), `sampling`
+    # (max_tokens, temperature, top_p, stop, seed) and `top_k`; see pipeline.run_params.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,9 +87,7 @@ class RunManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._thread_tail: dict[str, asyncio.Task[None]] = {}
         self._user_cancelled: set[str] = set()
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def thread_lock(self, thread_id: str) -> asyncio.Lock:
         """Serialises 'is a run active? then start one' per thread within this process."""
@@ -125,7 +126,7 @@ class RunManager:
         self._user_cancelled.add(run_id)
         task.cancel()
         if wait:
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait([task])
         return True
 
     async def shutdown(self) -> None:
@@ -137,7 +138,7 @@ class RunManager:
     async def _run(self, run_id: str, previous: asyncio.Task[None] | None) -> None:
         try:
             if previous is not None:
-                await asyncio.gather(previous, return_exceptions=True)
+                await asyncio.wait([previous])  # gather() would cancel it along with us
             await execute_run(run_id, self.ctx, user_cancelled=self._user_cancelled.__contains__)
         except asyncio.CancelledError:
             # Cancelled before it started: finish_run is a no-op if execute_run already finished it.
@@ -179,6 +180,7 @@ async def load_run_input(session: AsyncSession, run_id: str) -> RunInput:
         history=history,
         collection=run.collection if run.collection is not None else (thread and thread.collection),
         response_format=run.response_format,
+        options=dict(thread.meta or {}) if thread is not None else {},
     )
 
 
@@ -226,7 +228,9 @@ async def execute_run(
                 elif isinstance(event, Usage):
                     progress.usage = event
                 elif isinstance(event, Queued):
-                    writer.append(run_id, "status", {"status": "queued", "position": event.position})
+                    writer.append(
+                        run_id, "status", {"status": "queued", "position": event.position}
+                    )
                 elif isinstance(event, ModelSwitched):
                     progress.model = event.model
                 elif isinstance(event, Finish) and event.reason == "length":
