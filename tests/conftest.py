@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from ragline.testing import ServerProcess as LiveServer
+from ragline.testing import free_port, server_env
+
+__all__ = ["LiveServer", "free_port", "server_env"]
 
 PG_ADMIN_DSN = os.environ.get("RAGLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [b for b in os.environ.get("RAGLINE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _pg_admin(sql: str) -> None:
@@ -87,80 +81,14 @@ def pg_url() -> Iterator[str]:
         drop_pg_database(db)
 
 
-@dataclass
-class LiveServer:
-    """A real `ragline serve` process on a free port."""
-
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        assert self.log_path is not None
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ragline", "serve", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL: the process dies without any chance to clean up."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def server_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLINE_")}
-    env.update(
-        RAGLINE_DATA_DIR=str(tmp_path / "data"),
-        RAGLINE_DATABASE_URL=database_url,
-        RAGLINE_DEFAULT_MODEL="scripted",
-        RAGLINE_LOG_JSON="false",
-        RAGLINE_LOG_LEVEL="WARNING",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-    )
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[object]:
     servers: list[LiveServer] = []
 
     def _make(database_url: str, **extra: str) -> LiveServer:
-        server = LiveServer(server_env(tmp_path, database_url, **extra))
-        server.log_path = tmp_path / f"server-{len(servers)}.log"
+        n = len(servers)
+        env = server_env(tmp_path / f"data{n}", database_url, **extra)
+        server = LiveServer(env, log_path=tmp_path / f"server-{n}.log")
         servers.append(server)
         server.start()
         return server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,7 +24,11 @@ class RunEventRecord:
     seq: int
     type: str
     data: dict[str, Any]
+    data_json: str = ""  # `data` serialised once, shared by the database write and every view
 
     @property
     def is_last(self) -> bool:
         return self.type == "done"
+
+    def encoded(self) -> str:
+        return self.data_json or json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
@@ -17,6 +18,11 @@ from ragline.adapters.events.bus import LocalBus
 from ragline.domain.runs import RunEventRecord
 
 log = logging.getLogger(__name__)
+INSERT_SQL = "INSERT INTO run_events (run_id, seq, type, data, created_at) VALUES ({}, {}, {}, {}, {})"
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class Notifier(Protocol):
@@ -66,7 +72,7 @@ class EventWriter:
         """Number an event without queueing it (for `commit_with`)."""
         seq = self._seq[run_id] + 1
         self._seq[run_id] = seq
-        return RunEventRecord(run_id, seq, type_, data)
+        return RunEventRecord(run_id, seq, type_, data, _dumps(data))
 
     def append(self, run_id: str, type_: str, data: dict[str, Any]) -> RunEventRecord:
         record = self.stage(run_id, type_, data)
@@ -93,15 +99,19 @@ class EventWriter:
         self._bus.publish(records)
 
     async def _insert(self, session: AsyncSession, records: Sequence[RunEventRecord]) -> None:
+        """One driver-level executemany: the per-token hot path skips ORM bookkeeping."""
         if not records:
             return
         now = datetime.now(UTC)
-        await session.execute(
-            insert(RunEvent),
-            [
-                {"run_id": r.run_id, "seq": r.seq, "type": r.type, "data": r.data, "created_at": now}
-                for r in records
-            ],
+        conn = await session.connection()
+        if self._db.is_sqlite:
+            stamp: Any = now.replace(tzinfo=None).isoformat(sep=" ")
+            sql = INSERT_SQL.format("?", "?", "?", "?", "?")
+        else:
+            stamp = now
+            sql = INSERT_SQL.format("$1", "$2", "$3", "$4", "$5")
+        await conn.exec_driver_sql(
+            sql, [(r.run_id, r.seq, r.type, r.encoded(), stamp) for r in records]
         )
         if self._notifier is not None:
             await self._notifier.notify(session, {r.run_id for r in records})

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -73,22 +73,41 @@ class Metrics:
 
 
 def install_observability(app: FastAPI, metrics: Metrics) -> None:
-    @app.middleware("http")
-    async def _observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    """A pure ASGI middleware: unlike BaseHTTPMiddleware it adds nothing per streamed chunk."""
+    app.add_middleware(_ObserveMiddleware, metrics=metrics)
+
+
+class _ObserveMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - start
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                self._record(scope, status, time.perf_counter() - start)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        method = scope["method"]
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(elapsed)
         if route != "/metrics":
             log.info(
-                "%s %s %s", request.method, request.url.path, response.status_code,
+                "%s %s %s", method, scope["path"], status,
                 extra={"fields": {
-                    "method": request.method, "path": request.url.path, "route": route,
-                    "status": response.status_code, "ms": round(elapsed * 1000, 2),
+                    "method": method, "path": scope["path"], "route": route,
+                    "status": status, "ms": round(elapsed * 1000, 2),
                 }},
             )
-        return response

@@ -28,7 +28,9 @@ def frame(data: Any, *, event: str | None = None, id_: int | None = None) -> byt
 
 def run_event_frames(batch: Sequence[RunEventRecord]) -> bytes:
     """Many frames in one write: a burst of tokens costs one send, not one per token."""
-    return b"".join(frame(e.data, event=e.type, id_=e.seq) for e in batch)
+    return "".join(
+        f"id: {e.seq}\nevent: {e.type}\ndata: {e.encoded()}\n\n" for e in batch
+    ).encode()
 
 
 def event_stream(content: AsyncIterator[bytes], ping_seconds: float) -> EventSourceResponse:

@@ -5,7 +5,8 @@ Special prompts steer it (they are how tests make it misbehave):
 - ``[[fail-after:N]]`` fails after N tokens,
 - ``[[stall]]`` emits one token and then waits forever (until cancelled),
 - ``[[tokens:N]]`` emits exactly N tokens,
-- ``[[say:TEXT]]`` answers exactly TEXT (split on spaces).
+- ``[[say:TEXT]]`` answers exactly TEXT (split on spaces),
+- ``[[json:RAW]]`` answers exactly RAW, even in JSON mode (to script invalid structured output).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +41,8 @@ WORDS = (
     "every reply here is deterministic so tests can check exactly what arrives"
 ).split()
 
-_DIRECTIVE = re.compile(r"\[\[(fail|fail-after|stall|tokens|say)(?::([^\]]*))?\]\]")
+_DIRECTIVE = re.compile(r"\[\[(fail|fail-after|stall|tokens|say|clock|delay)(?::([^\]]*))?\]\]")
+_RAW_JSON = re.compile(r"\[\[json:(.*)\]\]", re.DOTALL)  # up to the last ]]
 
 
 class ScriptedProvider:
@@ -60,20 +63,22 @@ class ScriptedProvider:
         """The exact deltas this provider will emit for these messages."""
         last_user = next((m.content for m in reversed(messages) if m.role == "user"), "")
         directives = {m.group(1): m.group(2) for m in _DIRECTIVE.finditer(last_user)}
+        if raw := _RAW_JSON.search(last_user):
+            return _chunks(raw.group(1))
         if "say" in directives:
             words = (directives["say"] or "").split(" ")
-            return [w if i == 0 else " " + w for i, w in enumerate(words)]
+            return _until_stop([w if i == 0 else " " + w for i, w in enumerate(words)], params.stop)
         if params.json_schema is not None:
             return _json_deltas(params.json_schema)
-        count = int(directives.get("tokens") or 0) or 60
-        if params.max_tokens is not None:
-            count = min(count, params.max_tokens)
+        count = int(directives.get("tokens") or 0)  # an explicit count beats max_tokens
+        if not count:
+            count = min(60, params.max_tokens or 60)
         digest = hashlib.sha256("\n".join(m.content for m in messages).encode()).digest()
         out = []
         for i in range(count):
             word = WORDS[(digest[i % len(digest)] + i) % len(WORDS)]
             out.append(word if i == 0 else " " + word)
-        return out
+        return _until_stop(out, params.stop)
 
     async def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams
@@ -86,14 +91,15 @@ class ScriptedProvider:
         deltas = self.script(messages, params)
         prompt_tokens = sum(self.count_tokens(m.content) for m in messages)
         emitted = 0
+        delay = float(directives["delay"] or 0) / 1000 if "delay" in directives else self.token_delay_s
         for delta in deltas:
             if fail_after is not None and emitted >= fail_after:
                 raise ProviderError("scripted failure mid-stream", retryable=False)
-            if self.token_delay_s:
-                await asyncio.sleep(self.token_delay_s)
+            if delay:
+                await asyncio.sleep(delay)
             elif emitted % 64 == 63:
                 await asyncio.sleep(0)  # stay cooperative when emitting flat out
-            yield TextDelta(delta)
+            yield TextDelta(f" {time.time():.6f}" if "clock" in directives else delta)
             emitted += 1
             if "stall" in directives:
                 await asyncio.Event().wait()
@@ -101,8 +107,28 @@ class ScriptedProvider:
         yield Finish("stop")
 
 
+def _until_stop(deltas: list[str], stop: Sequence[str]) -> list[str]:
+    """Like a real model, end the text just before the first stop sequence."""
+    text = "".join(deltas)
+    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
+    if cut < 0:
+        return deltas
+    out, used = [], 0
+    for delta in deltas:
+        if used + len(delta) > cut:
+            if cut > used:
+                out.append(delta[: cut - used])
+            break
+        out.append(delta)
+        used += len(delta)
+    return out
+
+
 def _json_deltas(schema: dict[str, Any]) -> list[str]:
-    text = json.dumps(_example(schema, schema))
+    return _chunks(json.dumps(_example(schema, schema)))
+
+
+def _chunks(text: str) -> list[str]:
     return [text[i : i + 8] for i in range(0, len(text), 8)]
 
 
