@@ -1,0 +1,245 @@
+import { useCallback, useEffect, useState } from 'react'
+import { api, errorMessage } from './api'
+import { Composer } from './components/Composer'
+import { DocumentsPanel } from './components/DocumentsPanel'
+import { MessageList } from './components/MessageList'
+import { CollectionPicker, ModelPicker } from './components/Pickers'
+import { ThreadList, threadTitle } from './components/ThreadList'
+import { useThreadChat } from './hooks/useThreadChat'
+import { useThreads } from './hooks/useThreads'
+import type { Collection, Thread } from './types'
+
+const DEFAULT_COLLECTION = 'default'
+
+function threadFromHash(): string | null {
+  return new URLSearchParams(window.location.hash.slice(1)).get('thread')
+}
+
+function writeHash(threadId: string | null) {
+  const url = threadId ? `#thread=${encodeURIComponent(threadId)}` : window.location.pathname + window.location.search
+  window.history.replaceState(null, '', url)
+}
+
+export default function App() {
+  const threads = useThreads()
+  const [selectedId, setSelectedId] = useState<string | null>(threadFromHash)
+  const [models, setModels] = useState<string[]>([])
+  const [collections, setCollections] = useState<Collection[]>([])
+  const [model, setModel] = useState('')
+  const [collection, setCollection] = useState(DEFAULT_COLLECTION)
+  const [notice, setNotice] = useState<string | null>(null)
+  const [sidebarOpen, setSidebarOpen] = useState(false)
+  const [docsOpen, setDocsOpen] = useState(false)
+
+  const selected = threads.threads.find((t) => t.thread_id === selectedId) ?? null
+
+  const refreshCollections = useCallback(() => {
+    api.listCollections().then(setCollections, () => {})
+  }, [])
+
+  useEffect(() => {
+    api.listModels().then(setModels, () => {})
+    refreshCollections()
+  }, [refreshCollections])
+
+  useEffect(() => writeHash(selectedId), [selectedId])
+  useEffect(() => {
+    document.title = selected ? `${threadTitle(selected)} · ragline` : 'ragline'
+  }, [selected])
+
+  // A thread's own model and collection become the pickers' values when it is opened.
+  const [pickersFor, setPickersFor] = useState<string | null>(null)
+  if (selected && pickersFor !== selected.thread_id) {
+    setPickersFor(selected.thread_id)
+    setModel(selected.model ?? '')
+    setCollection(selected.collection ?? DEFAULT_COLLECTION)
+  }
+
+  const createThread = useCallback(
+    async () => (await threads.create({ collection: collection || undefined, model: model || undefined })).thread_id,
+    [threads.create, collection, model],
+  )
+
+  const chat = useThreadChat(selectedId, {
+    onActivity: threads.refresh,
+    createThread,
+    selectThread: (id) => {
+      setPickersFor(id)
+      setSelectedId(id)
+    },
+  })
+
+  const select = (thread: Thread) => {
+    setSelectedId(thread.thread_id)
+    setSidebarOpen(false)
+    setNotice(null)
+  }
+
+  const newChat = async () => {
+    try {
+      const id = await createThread()
+      setPickersFor(id)
+      setSelectedId(id)
+      setSidebarOpen(false)
+      setNotice(null)
+    } catch (err) {
+      setNotice(errorMessage(err))
+    }
+  }
+
+  const deleteThread = async (thread: Thread) => {
+    if (!window.confirm(`Delete “${threadTitle(thread)}” and all its messages?`)) return
+    try {
+      await threads.remove(thread.thread_id)
+      if (thread.thread_id === selectedId) setSelectedId(null)
+    } catch (err) {
+      setNotice(errorMessage(err))
+    }
+  }
+
+  const send = async (content: string) => {
+    setNotice(null)
+    try {
+      await chat.send(content, { model: model || undefined, collection: collection || undefined })
+      return true
+    } catch (err) {
+      setNotice(errorMessage(err))
+      return false
+    }
+  }
+
+  const stop = () => {
+    chat.stop().catch((err) => setNotice(errorMessage(err)))
+  }
+
+  return (
+    <div className="flex h-full overflow-hidden text-slate-800">
+      {sidebarOpen && (
+        <div className="fixed inset-0 z-20 bg-slate-900/40 md:hidden" onClick={() => setSidebarOpen(false)} aria-hidden />
+      )}
+      <aside
+        className={`fixed inset-y-0 left-0 z-30 flex w-72 flex-col bg-slate-900 text-slate-100 transition-transform md:static md:translate-x-0 ${
+          sidebarOpen ? 'translate-x-0' : '-translate-x-full'
+        }`}
+      >
+        <div className="flex items-center justify-between px-4 pt-4 pb-3">
+          <span className="flex items-center gap-2 text-lg font-semibold tracking-tight">
+            <span className="grid size-7 place-items-center rounded-lg bg-indigo-500 text-sm font-bold">r</span>
+            ragline
+          </span>
+        </div>
+        <div className="px-3 pb-3">
+          <button
+            type="button"
+            data-testid="new-thread"
+            onClick={() => void newChat()}
+            className="flex w-full items-center justify-center gap-2 rounded-lg border border-slate-700 px-3 py-2 text-sm font-medium hover:bg-slate-800 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
+          >
+            <span aria-hidden className="text-base leading-none">+</span> New chat
+          </button>
+        </div>
+        <ThreadList
+          threads={threads.threads}
+          selectedId={selectedId}
+          hasMore={threads.hasMore}
+          error={threads.error}
+          onSelect={select}
+          onDelete={(t) => void deleteThread(t)}
+          onLoadMore={() => void threads.loadMore()}
+        />
+      </aside>
+
+      <main className="flex min-w-0 flex-1 flex-col bg-slate-50">
+        <header className="flex flex-wrap items-center gap-x-3 gap-y-2 border-b border-slate-200 bg-white px-4 py-2.5">
+          <button
+            type="button"
+            onClick={() => setSidebarOpen(true)}
+            aria-label="Show chats"
+            className="rounded-md p-1.5 text-slate-600 hover:bg-slate-100 md:hidden"
+          >
+            <svg viewBox="0 0 20 20" fill="currentColor" className="size-5" aria-hidden="true">
+              <path
+                fillRule="evenodd"
+                d="M2 4.75A.75.75 0 0 1 2.75 4h14.5a.75.75 0 0 1 0 1.5H2.75A.75.75 0 0 1 2 4.75ZM2 10a.75.75 0 0 1 .75-.75h14.5a.75.75 0 0 1 0 1.5H2.75A.75.75 0 0 1 2 10Zm0 5.25a.75.75 0 0 1 .75-.75h14.5a.75.75 0 0 1 0 1.5H2.75a.75.75 0 0 1-.75-.75Z"
+                clipRule="evenodd"
+              />
+            </svg>
+          </button>
+          <h1 className="min-w-0 flex-1 truncate font-semibold text-slate-800">
+            {selected ? threadTitle(selected) : selectedId ? 'Chat' : 'New chat'}
+          </h1>
+          <button
+            type="button"
+            onClick={() => setDocsOpen((open) => !open)}
+            aria-expanded={docsOpen}
+            data-testid="documents-toggle"
+            className="h-9 rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-100 focus-visible:outline-none"
+          >
+            Documents
+          </button>
+        </header>
+
+        {notice && (
+          <div role="alert" className="flex items-start gap-3 border-b border-red-200 bg-red-50 px-4 py-2 text-sm text-red-700">
+            <p className="flex-1">{notice}</p>
+            <button type="button" onClick={() => setNotice(null)} className="font-medium hover:underline">
+              Dismiss
+            </button>
+          </div>
+        )}
+
+        <MessageList messages={chat.messages}>
+          {chat.loading && chat.messages.length === 0 && <p className="text-center text-sm text-slate-400">Loading…</p>}
+          {chat.loadError && (
+            <p role="alert" className="rounded-lg bg-red-50 px-3 py-2 text-center text-sm text-red-700">
+              {chat.loadError}
+            </p>
+          )}
+          {!chat.loading && !chat.loadError && chat.messages.length === 0 && (
+            <div className="py-16 text-center">
+              <h2 className="text-xl font-semibold text-slate-700">Ask your documents</h2>
+              <p className="mt-2 text-sm text-slate-500">
+                {collection ? (
+                  <>
+                    Answers come from the <span className="font-medium text-slate-700">{collection}</span> collection,
+                    with numbered sources.{' '}
+                  </>
+                ) : (
+                  <>Plain chat: pick a collection to answer from your documents.{' '}</>
+                )}
+                <button type="button" onClick={() => setDocsOpen(true)} className="text-indigo-600 hover:underline">
+                  Add documents
+                </button>
+              </p>
+            </div>
+          )}
+        </MessageList>
+
+        <Composer
+          streaming={chat.activeRunId !== null}
+          onSend={send}
+          onStop={stop}
+          focusKey={selectedId}
+          toolbar={
+            <>
+              <ModelPicker models={models} value={model} onChange={setModel} />
+              <CollectionPicker collections={collections} value={collection} onChange={setCollection} />
+            </>
+          }
+        />
+      </main>
+
+      {docsOpen && (
+        <div className="fixed inset-y-0 right-0 z-30 w-full border-l border-slate-200 shadow-xl sm:w-96 lg:static lg:z-auto lg:shadow-none">
+          <DocumentsPanel
+            collection={collection || DEFAULT_COLLECTION}
+            collections={collections}
+            onCollectionChange={setCollection}
+            onCollectionsChanged={refreshCollections}
+            onClose={() => setDocsOpen(false)}
+          />
+        </div>
+      )}
+    </div>
+  )
+}
