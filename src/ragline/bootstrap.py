@@ -12,6 +12,7 @@ from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import User
 from ragline.adapters.events.bus import LocalBus
 from ragline.adapters.events.pg_notify import PgNotifier
+from ragline.adapters.events.redis_notify import RedisNotifier
 from ragline.config import Settings
 from ragline.services.event_log import EventWriter
 from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
@@ -33,7 +34,7 @@ class Container:
     pipeline: AnswerPipeline
     runs: RunManager
     local_user_id: str = ""
-    notifier: PgNotifier | None = None
+    notifier: PgNotifier | RedisNotifier | None = None
     documents: Any = None  # the document service (ingestion, search), see services/documents.py
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -80,7 +81,11 @@ def build_container(
     """Choose the concrete adapters from settings; tests pass fakes for `models`/`documents`."""
     db = Database(settings.resolved_database_url)
     bus = LocalBus()
-    notifier = PgNotifier(settings.resolved_database_url, bus) if settings.is_postgres else None
+    notifier: PgNotifier | RedisNotifier | None = None
+    if settings.is_postgres:
+        notifier = PgNotifier(settings.resolved_database_url, bus)
+    elif settings.redis_url:
+        notifier = RedisNotifier(settings.redis_url, bus)
     writer = EventWriter(db, bus, notifier, max_batch=settings.event_flush_max_batch)
     if models is None:
         from ragline.services.models import ModelRegistry
@@ -102,6 +107,9 @@ def build_container(
         schemas=SchemaRegistry(db),
     )
     runs = RunManager(RunContext(db, writer, models, pipeline, settings))
+    if notifier is not None:
+        runs.notifier = notifier
+        notifier.on_cancel = runs.cancel
     return Container(
         settings=settings,
         db=db,

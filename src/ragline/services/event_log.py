@@ -26,7 +26,11 @@ def _dumps(data: dict[str, Any]) -> str:
 
 
 class Notifier(Protocol):
+    """Tells other processes about committed events: inside the transaction, or after it."""
+
     async def notify(self, session: AsyncSession, run_ids: set[str]) -> None: ...
+
+    async def published(self, run_ids: set[str]) -> None: ...
 
 
 class EventWriter:
@@ -96,7 +100,12 @@ class EventWriter:
             if work is not None:
                 await work(session)
             await self._insert(session, records)
+        await self._delivered(records)
+
+    async def _delivered(self, records: Sequence[RunEventRecord]) -> None:
         self._bus.publish(records)
+        if self._notifier is not None and records:
+            await self._notifier.published({r.run_id for r in records})
 
     async def _insert(self, session: AsyncSession, records: Sequence[RunEventRecord]) -> None:
         """One driver-level executemany: the per-token hot path skips ORM bookkeeping."""
@@ -132,7 +141,7 @@ class EventWriter:
                     await asyncio.sleep(0.5)
                     continue
                 self.batches += 1
-                self._bus.publish(batch)
+                await self._delivered(batch)
             if not self._pending:
                 self._idle.set()
 

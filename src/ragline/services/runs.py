@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
-from ragline.adapters.db.tables import Message, Run, Thread
+from ragline.adapters.db.tables import Message, Run, RunEvent, Thread
 from ragline.config import Settings
-from ragline.domain.errors import ProviderError, RaglineError
+from ragline.domain.errors import RaglineError
 from ragline.domain.llm import (
     ChatMessage,
     Finish,
@@ -87,6 +87,7 @@ class RunManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._thread_tail: dict[str, asyncio.Task[None]] = {}
         self._user_cancelled: set[str] = set()
+        self.notifier: Any = None  # set by bootstrap when another process may run our runs
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def thread_lock(self, thread_id: str) -> asyncio.Lock:
@@ -128,6 +129,26 @@ class RunManager:
         if wait:
             await asyncio.wait([task])
         return True
+
+    async def cancel_elsewhere(self, run_id: str, timeout: float = 10.0) -> None:
+        """Cancel a run this process isn't executing: ask its process, or finish an orphan."""
+        if self.notifier is not None:
+            await self.notifier.request_cancel(run_id)
+            deadline = asyncio.get_running_loop().time() + timeout
+            while asyncio.get_running_loop().time() < deadline:
+                async with self.ctx.db.session() as session:
+                    run = await session.get(Run, run_id)
+                    if run is None or run.status not in ACTIVE:
+                        return
+                await asyncio.sleep(0.05)
+        # Nobody is executing it (its process died before recovery ran): finish it here.
+        async with self.ctx.db.session() as session:
+            last = await session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id))
+        self.ctx.writer.open_run(run_id, last or 0)
+        try:
+            await finish_run(self.ctx, run_id, "", CANCELLED, None)
+        finally:
+            self.ctx.writer.close_run(run_id)
 
     async def shutdown(self) -> None:
         tasks = list(self._tasks.values())

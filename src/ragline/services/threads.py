@@ -96,9 +96,7 @@ async def post_message(
     if not content.strip():
         raise Unprocessable("content must not be empty", code="empty_content")
     if len(content.encode()) > max_bytes:
-        raise Unprocessable(
-            f"content is larger than {max_bytes} bytes", code="content_too_large"
-        )
+        raise Unprocessable(f"content is larger than {max_bytes} bytes", code="content_too_large")
     async with runs.thread_lock(thread_id):
         async with db.session() as session:
             thread = await get_thread(session, owner_id, thread_id)
@@ -188,7 +186,8 @@ async def cancel_run(db: Database, runs: RunManager, owner_id: str, run_id: str)
         status = run.status
     if status in TERMINAL:
         raise Conflict(f"run {run_id} already finished ({status})", code="run_finished")
-    await runs.cancel(run_id, wait=True)
+    if not await runs.cancel(run_id, wait=True):
+        await runs.cancel_elsewhere(run_id)
     async with db.session() as session:
         run = await get_run(session, owner_id, run_id)
         return run.status
@@ -229,8 +228,12 @@ async def recover_interrupted(db: Database) -> int:
             error = {"code": "interrupted", "message": "the server stopped during this run"}
             if text:
                 msg = Message(
-                    thread_id=run.thread_id, role="assistant", content=text, run_id=run.id,
-                    state="failed", created_at=_now(),
+                    thread_id=run.thread_id,
+                    role="assistant",
+                    content=text,
+                    run_id=run.id,
+                    state="failed",
+                    created_at=_now(),
                 )
                 session.add(msg)
                 await session.flush()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -15,21 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ragline.adapters.events.bus import LocalBus
 
 CHANNEL = "ragline_events"
+CONTROL = "ragline_control"
 log = logging.getLogger(__name__)
 
 
 class PgNotifier:
-    """Sends a NOTIFY per committed batch and turns others' NOTIFYs into bus pokes."""
+    """NOTIFY per committed batch (inside the transaction, so it fires exactly on commit);
+    others' NOTIFYs become bus pokes; cancel requests reach the process running the run."""
 
     def __init__(self, database_url: str, bus: LocalBus) -> None:
         self._dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._bus = bus
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.on_cancel: Callable[[str], Awaitable[Any]] | None = None
         self._conn: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self._conn = await asyncpg.connect(self._dsn)
-        await self._conn.add_listener(CHANNEL, self._on_notify)
+        await self._conn.add_listener(CHANNEL, self._on_event)
+        await self._conn.add_listener(CONTROL, self._on_control)
 
     async def stop(self) -> None:
         if self._conn is not None:
@@ -40,14 +46,27 @@ class PgNotifier:
                 conn.terminate()
 
     async def notify(self, session: AsyncSession, run_ids: set[str]) -> None:
-        """Queue NOTIFYs in the caller's transaction: delivered exactly when it commits."""
         for run_id in run_ids:
             await session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
                 {"channel": CHANNEL, "payload": f"{self.origin}|{run_id}"},
             )
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    async def published(self, run_ids: set[str]) -> None:
+        return None
+
+    async def request_cancel(self, run_id: str) -> None:
+        if self._conn is not None:
+            await self._conn.execute("SELECT pg_notify($1, $2)", CONTROL, f"cancel|{run_id}")
+
+    def _on_event(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         origin, _, run_id = payload.partition("|")
         if origin != self.origin:
             self._bus.poke(run_id)
+
+    def _on_control(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        command, _, run_id = payload.partition("|")
+        if command == "cancel" and self.on_cancel is not None:
+            task = asyncio.get_running_loop().create_task(self.on_cancel(run_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
