@@ -18,6 +18,7 @@ from ragline.config import Settings
 from ragline.domain.errors import NotFound
 from ragline.web.errors import install_error_handlers
 from ragline.web.observability import Metrics, install_observability
+from ragline.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from ragline.web.routes import health, runs, threads, users
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -65,6 +66,11 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     install_observability(app, metrics)
+    if settings.rate_limit_per_minute > 0:
+        counter = RedisCounter(settings.redis_url) if settings.redis_url else MemoryCounter()
+        app.add_middleware(
+            RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, counter=counter
+        )
     for router_module in (health, users, threads, runs):
         app.include_router(router_module.router)
     for name in ROUTER_MODULES:

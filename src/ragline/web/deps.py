@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
@@ -51,11 +51,14 @@ async def resolve_principal(container: Container, token: str | None) -> Principa
             claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"])
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from exc
-        user_id = str(claims.get("sub", ""))
+        user_id = str(claims.get("sub") or "")
+        if not user_id or len(user_id) > 36:
+            raise Unauthorized("invalid token: `sub` must be a user id of at most 36 characters")
         async with container.db.session() as session:
             user = await session.get(User, user_id)
-        if user is None:
-            raise Unauthorized("invalid token: unknown subject")
+            if user is None:  # first request of a user the identity provider vouches for
+                user = User(id=user_id, name=str(claims.get("name") or user_id))
+                session.add(user)
         return Principal(user.id, bool(claims.get("admin")) or user.is_admin)
     async with container.db.session() as session:
         key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
@@ -68,8 +71,10 @@ async def current_user(
     container: ContainerDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
+    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> Principal:
-    token = bearer.credentials if bearer is not None else api_key
+    """Header credentials; `?access_token=` too, because browsers' EventSource can't set headers."""
+    token = bearer.credentials if bearer is not None else api_key or access_token
     return await resolve_principal(container, token)
 
 
