@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,8 @@ from ragline.services.threads import recover_interrupted
 
 log = logging.getLogger(__name__)
 LOCAL_USER_NAME = "local"
+HEARTBEAT_SECONDS = 5.0
+RUN_STALE_SECONDS = 20.0
 
 
 @dataclass
@@ -37,19 +41,38 @@ class Container:
     notifier: PgNotifier | RedisNotifier | None = None
     documents: Any = None  # the document service (ingestion, search), see services/documents.py
     extras: dict[str, Any] = field(default_factory=dict)
+    _liveness: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.writer.start()
-        if self.notifier is not None:
+        if self.notifier is None:
+            await self._recover(None)  # this process owns the database: every active run died
+        else:
             await self.notifier.start()
-        recovered = await recover_interrupted(self.db)
-        if recovered:
-            log.warning("marked %d interrupted runs as failed", recovered)
+            self._liveness = asyncio.create_task(self._keep_alive(), name="run-liveness")
         self.local_user_id = await ensure_local_user(self.db)
         if self.documents is not None:
             await self.documents.start()
 
+    async def _recover(self, stale_before: datetime | None) -> None:
+        recovered = await recover_interrupted(self.db, stale_before)
+        if recovered:
+            log.warning("marked %d interrupted runs as failed", recovered)
+
+    async def _keep_alive(self) -> None:
+        """Several processes share the database: heartbeat our runs, fail those of dead ones."""
+        while True:
+            try:
+                await self.runs.heartbeat()
+                await self._recover(datetime.now(UTC) - timedelta(seconds=RUN_STALE_SECONDS))
+            except Exception:
+                log.exception("run liveness check failed")
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
     async def stop(self) -> None:
+        if self._liveness is not None:
+            self._liveness.cancel()
+            await asyncio.gather(self._liveness, return_exceptions=True)
         await self.runs.shutdown()
         await self.writer.stop()
         if self.documents is not None:

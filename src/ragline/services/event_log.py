@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
@@ -135,6 +136,11 @@ class EventWriter:
                 try:
                     async with self._lock, self._db.session() as session:
                         await self._insert(session, batch)
+                except IntegrityError:
+                    # Another process already wrote these seqs (it declared the run dead):
+                    # retrying can never succeed, and its log is the one that stands.
+                    log.error("dropping %d run events: their seqs are already taken", len(batch))
+                    continue
                 except Exception:
                     log.exception("committing %d run events failed; retrying", len(batch))
                     self._pending[:0] = batch

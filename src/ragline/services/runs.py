@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +90,7 @@ class RunManager:
         self._thread_tail: dict[str, asyncio.Task[None]] = {}
         self._user_cancelled: set[str] = set()
         self.notifier: Any = None  # set by bootstrap when another process may run our runs
+        self.instance_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def thread_lock(self, thread_id: str) -> asyncio.Lock:
@@ -112,6 +115,17 @@ class RunManager:
                 del self._thread_tail[thread_id]
 
         task.add_done_callback(_done)
+
+    async def heartbeat(self) -> None:
+        """Tell other processes that the runs we hold are alive."""
+        if not self._tasks:
+            return
+        async with self.ctx.db.session() as session:
+            await session.execute(
+                update(Run)
+                .where(Run.id.in_(list(self._tasks)))
+                .values(executor=self.instance_id, heartbeat_at=_now())
+            )
 
     @property
     def active_count(self) -> int:

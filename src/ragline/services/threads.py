@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,7 +121,8 @@ async def post_message(
                 await runs.cancel(run_id, wait=True)
         try:
             posted = await _insert_run(
-                db, thread, content, model, collection, response_format, idempotency_key
+                db, thread, content, model, collection, response_format, idempotency_key,
+                executor=runs.instance_id,
             )
         except IntegrityError:  # the same Idempotency-Key raced us from another process
             async with db.session() as session:
@@ -150,6 +151,8 @@ async def _insert_run(
     collection: str | None,
     response_format: Any,
     idempotency_key: str | None,
+    *,
+    executor: str,
 ) -> PostedMessage:
     now = _now()
     message = Message(
@@ -166,6 +169,8 @@ async def _insert_run(
         response_format=response_format,
         idempotency_key=idempotency_key,
         created_at=now,
+        executor=executor,
+        heartbeat_at=now,
     )
     message.run_id = run.id
     async with db.session() as session:
@@ -211,10 +216,19 @@ async def delete_thread(db: Database, runs: RunManager, owner_id: str, thread_id
         await session.execute(delete(Thread).where(Thread.id == thread_id))
 
 
-async def recover_interrupted(db: Database) -> int:
-    """Fail runs left queued/running by a process that died; keep the text they produced."""
+async def recover_interrupted(db: Database, stale_before: datetime | None = None) -> int:
+    """Fail runs left queued/running by a process that died; keep the text they produced.
+
+    Without `stale_before` every active run is taken as dead (one process owns the database);
+    with it, only runs whose executor has not sent a heartbeat since then.
+    """
+    query = select(Run).where(Run.status.in_(ACTIVE))
+    if stale_before is not None:
+        query = query.where(
+            or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < stale_before)
+        )
     async with db.session() as session:
-        stale = list(await session.scalars(select(Run).where(Run.status.in_(ACTIVE))))
+        stale = list(await session.scalars(query.with_for_update(skip_locked=True)))
         for run in stale:
             last = await session.scalar(
                 select(func.max(RunEvent.seq)).where(RunEvent.run_id == run.id)

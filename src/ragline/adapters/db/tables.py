@@ -131,6 +131,8 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    executor: Mapped[str | None] = mapped_column(String(64))  # the process running it
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         Index("ix_runs_thread_status", "thread_id", "status"),
