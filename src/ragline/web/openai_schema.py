@@ -1,0 +1,170 @@
+"""OpenAI Chat Completions shapes: the request, its mapping onto a thread, replies and errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from ragline.domain.errors import InvalidInput, RaglineError, RateLimited
+from ragline.domain.llm import ChatMessage
+from ragline.web.errors import status_for
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class RagOptions(BaseModel):
+    collection: str = Field(default="default", max_length=200)
+    top_k: int | None = Field(default=None, ge=1, le=50)
+
+
+class ChatCompletionRequest(BaseModel):
+    """The standard request; unknown OpenAI parameters are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(max_length=200)
+    messages: list[MessageIn] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    n: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    user: str | None = None
+    rag: RagOptions | None = Field(
+        default=None, description="ragline extension: answer from this collection's passages"
+    )
+
+    @property
+    def token_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+    def thread_metadata(self, system: str) -> dict[str, Any]:
+        """The run options the pipeline reads (see services/run_options.py)."""
+        stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        sampling = {
+            "max_tokens": self.token_limit,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "stop": stop,
+            "seed": self.seed,
+        }
+        meta: dict[str, Any] = {"surface": "openai", "system": system}
+        meta["sampling"] = {k: v for k, v in sampling.items() if v not in (None, [])}
+        if self.rag is not None and self.rag.top_k is not None:
+            meta["top_k"] = self.rag.top_k
+        return meta
+
+
+def split_messages(messages: list[MessageIn]) -> tuple[str, list[ChatMessage], str]:
+    """(system prompt, earlier turns, the final user message) of a request's `messages`."""
+    system: list[str] = []
+    turns: list[ChatMessage] = []
+    for i, message in enumerate(messages):
+        text = _text(message, i)
+        if message.role in ("system", "developer"):
+            system.append(text)
+        elif message.role in ("user", "assistant"):
+            turns.append(ChatMessage(message.role, text))
+        else:
+            raise _bad(f"messages[{i}]: role {message.role!r} is not supported", f"messages.{i}")
+    if not turns or turns[-1].role != "user" or not turns[-1].content.strip():
+        raise _bad("the last message must be a non-empty user message", "messages")
+    return "\n\n".join(s for s in system if s), turns[:-1], turns[-1].content
+
+
+def _text(message: MessageIn, index: int) -> str:
+    if message.content is None or isinstance(message.content, str):
+        return message.content or ""
+    parts = []
+    for part in message.content:
+        if part.type != "text" or part.text is None:
+            raise _bad(f"messages[{index}]: only text content is supported", f"messages.{index}")
+        parts.append(part.text)
+    return "".join(parts)
+
+
+def _bad(message: str, param: str) -> InvalidInput:
+    return InvalidInput(message, code="invalid_request", details={"param": param})
+
+
+def error_body(message: str, type_: str, code: str | None, param: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _error_type(status: int) -> str:
+    if status == 401:
+        return "authentication_error"
+    if status == 403:
+        return "permission_error"
+    if status == 429:
+        return "rate_limit_error"
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+def domain_error(exc: RaglineError) -> JSONResponse:
+    status, code = status_for(exc), exc.code
+    param = exc.details.get("param") if isinstance(exc.details, dict) else None
+    if code == "unknown_model":
+        status, code, param = 404, "model_not_found", "model"
+    headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(
+        exc, RateLimited
+    ) else None
+    body = error_body(exc.message, _error_type(status), code, param)
+    return JSONResponse(body, status, headers=headers)
+
+
+def validation_error(exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    return JSONResponse(error_body(message, "invalid_request_error", "invalid_value", where), 422)
+
+
+class OpenAIRoute(APIRoute):
+    """Errors on these routes come back in OpenAI's shape, which the SDKs turn into exceptions."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return validation_error(exc)
+            except RaglineError as exc:
+                return domain_error(exc)
+            except HTTPException as exc:
+                body = error_body(str(exc.detail), _error_type(exc.status_code), None, None)
+                return JSONResponse(body, exc.status_code, headers=exc.headers)
+
+        return route
+
+
+def sse(data: Any) -> bytes:
+    return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()

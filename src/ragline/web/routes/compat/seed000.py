@@ -1,0 +1,184 @@
+"""Seed 000: one-shot questions streamed over SSE (`POST /stream_question`) and WebSocket (`/ws`).
+
+Each question becomes a fresh thread (metadata `surface: seed000`) searching the collection
+given, else `default` when it holds ready documents, else no collection (a plain answer). The
+answer is read from the run-event log; a client that leaves mid-answer cancels the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractAsyncContextManager, aclosing
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
+
+from ragline.bootstrap import Container
+from ragline.domain.errors import InvalidInput, RaglineError
+from ragline.domain.runs import RunEventRecord
+from ragline.services.conversation import answer_batches, collection_for_question
+from ragline.services.threads import create_thread, post_message
+from ragline.web.deps import ContainerDep, CurrentUser, Principal
+from ragline.web.routes.compat.common import websocket_principal
+from ragline.web.routes.threads import check_collection
+from ragline.web.sse import event_stream, frame
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["compat: seed 000 (one-shot questions)"])
+SURFACE = "seed000"
+
+
+class QuestionIn(BaseModel):
+    question: str = Field(min_length=1, examples=["What is the capital of France?"])
+    collection: str | None = Field(default=None, max_length=200)
+
+
+async def start_question(
+    container: Container, user: Principal, question: str, collection: str | None
+) -> str:
+    """A new thread with the question posted on it; returns the run answering it."""
+    if not question.strip():
+        raise InvalidInput("the question must not be empty", code="empty_question")
+    await check_collection(container, user, collection)
+    model = container.models.default_model
+    async with container.db.session() as session:
+        chosen = await collection_for_question(session, user.user_id, collection)
+        thread = await create_thread(
+            session, user.user_id, collection=chosen, model=model, metadata={"surface": SURFACE}
+        )
+    posted = await post_message(
+        container.db,
+        container.runs,
+        owner_id=user.user_id,
+        thread_id=thread.id,
+        content=question,
+        model=model,
+        max_bytes=container.settings.max_message_bytes,
+    )
+    return posted.run_id
+
+
+@router.post(
+    "/stream_question",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "answer chunks"}},
+)
+async def stream_question(
+    body: QuestionIn, container: ContainerDep, user: CurrentUser
+) -> EventSourceResponse:
+    """`data: {"chunk"}` frames, then `event: end` with `{"sources"}`; a failed run sends
+    `event: error` with `{"code","message"}` before the end frame."""
+    run_id = await start_question(container, user, body.question, body.collection)
+
+    async def frames() -> AsyncIterator[bytes]:
+        sources: list[Any] = []
+        async with _answer(container, run_id) as batches:
+            async for batch in batches:
+                out = []
+                for event in batch:
+                    if event.type == "token":
+                        out.append(frame({"chunk": event.data["delta"]}))
+                    elif event.type in ("sources", "final"):
+                        sources = event.data.get("sources") or sources
+                    elif event.type == "error":
+                        out.append(frame(event.data, event="error"))
+                if out:
+                    yield b"".join(out)
+        yield frame({"sources": sources}, event="end")
+
+    return event_stream(frames(), container.settings.sse_ping_seconds)
+
+
+@router.websocket("/ws")
+async def question_socket(websocket: WebSocket) -> None:
+    """`{"type":"question","payload"}` in; `response_chunk`… then `response_end` out."""
+    try:
+        user = await websocket_principal(websocket)
+    except RaglineError as exc:
+        await websocket.close(code=4401, reason=exc.message)
+        return
+    await websocket.accept()
+    inbox: asyncio.Queue[str] = asyncio.Queue()
+    answering = asyncio.create_task(_answer_each(websocket, user, inbox))
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                text = (message.get("bytes") or b"").decode("utf-8", "replace")
+            inbox.put_nowait(text)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        answering.cancel()
+        await asyncio.gather(answering, return_exceptions=True)
+
+
+async def _answer_each(websocket: WebSocket, user: Principal, inbox: asyncio.Queue[str]) -> None:
+    container: Container = websocket.app.state.container
+    while True:
+        raw = await inbox.get()
+        try:
+            question, collection = _parse_question(raw)
+            run_id = await start_question(container, user, question, collection)
+            await _stream_answer(websocket, container, run_id)
+        except RaglineError as exc:
+            await websocket.send_json({"type": "error", "payload": exc.message})
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        except Exception:
+            log.exception("answering a /ws question failed")
+            await websocket.send_json({"type": "error", "payload": "an unexpected error occurred"})
+
+
+async def _stream_answer(websocket: WebSocket, container: Container, run_id: str) -> None:
+    """Chunks, then `response_end` with the sources; a failed run ends with `error` instead."""
+    sources: list[Any] = []
+    error: str | None = None
+    async with _answer(container, run_id) as batches:
+        async for batch in batches:
+            for event in batch:
+                if event.type == "token":
+                    chunk = {"type": "response_chunk", "payload": event.data["delta"]}
+                    await websocket.send_json(chunk)
+                elif event.type in ("sources", "final"):
+                    sources = event.data.get("sources") or sources
+                elif event.type == "error":
+                    error = str(event.data.get("message") or "the answer failed")
+    if error is not None:
+        await websocket.send_json({"type": "error", "payload": error})
+    else:
+        await websocket.send_json({"type": "response_end", "sources": sources})
+
+
+def _answer(
+    container: Container, run_id: str
+) -> AbstractAsyncContextManager[AsyncGenerator[list[RunEventRecord], None]]:
+    """The run's event batches; leaving before the end cancels the run (nobody can rejoin)."""
+    return aclosing(
+        answer_batches(container.db, container.bus, container.runs, run_id, cancel_on_exit=True)
+    )
+
+
+def _parse_question(raw: str) -> tuple[str, str | None]:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        raise InvalidInput("messages must be JSON objects", code="bad_message") from None
+    if not isinstance(message, dict) or message.get("type") != "question":
+        raise InvalidInput(
+            'expected {"type": "question", "payload": "<text>"}', code="bad_message"
+        )
+    payload, collection = message.get("payload"), message.get("collection")
+    if not isinstance(payload, str) or not payload.strip():
+        raise InvalidInput("payload must be a non-empty question", code="bad_message")
+    if collection is not None and not isinstance(collection, str):
+        raise InvalidInput("collection must be a string", code="bad_message")
+    return payload, collection

@@ -1,0 +1,195 @@
+"""OpenAI-compatible API: `GET /v1/models` and `POST /v1/chat/completions` (API.md §5).
+
+Each completion is a run on a fresh thread owned by the caller (metadata `surface: openai`):
+the request's earlier turns become the thread's history, its system messages and sampling
+parameters go into the thread's metadata for the pipeline, and the last user message is posted.
+So it is persisted and cancellable like any run, and the reply is read from the run-event log.
+A streaming client that disconnects cancels its run (nobody else can rejoin it).
+
+`rag: {"collection", "top_k"}` turns retrieval on; the passages used come back as
+`ragline_sources`: a top-level field of the completion, or of the last streamed chunk (the one
+carrying `finish_reason`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from ragline.bootstrap import Container
+from ragline.domain.errors import InvalidInput, NotFound
+from ragline.services.conversation import (
+    Answer,
+    answer_batches,
+    collect,
+    start_thread_with_history,
+)
+from ragline.services.threads import post_message
+from ragline.web.deps import ContainerDep, CurrentUser, Principal
+from ragline.web.openai_schema import (
+    ChatCompletionRequest,
+    OpenAIRoute,
+    error_body,
+    split_messages,
+    sse,
+)
+from ragline.web.routes.threads import check_collection, resolve_model
+from ragline.web.sse import event_stream
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=OpenAIRoute)
+LISTED_SINCE = int(time.time())
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: str = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelOut]
+
+
+def _model_out(container: Container, name: str) -> ModelOut:
+    return ModelOut(id=name, created=LISTED_SINCE, owned_by=container.models.spec(name).provider)
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models(container: ContainerDep, _user: CurrentUser) -> ModelList:
+    """The registry's models, the default first."""
+    default = container.models.default_model
+    names = sorted(container.models.names(), key=lambda n: n != default)
+    return ModelList(data=[_model_out(container, n) for n in names])
+
+
+@router.get("/models/{model:path}", response_model=ModelOut)
+async def get_model(model: str, container: ContainerDep, _user: CurrentUser) -> ModelOut:
+    if model not in container.models.names():
+        raise NotFound(f"the model {model!r} does not exist", code="model_not_found")
+    return _model_out(container, model)
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest, container: ContainerDep, user: CurrentUser
+) -> Response:
+    run_id, model = await _start_run(body, container, user)
+    reply = _Reply(run_id, model, body)
+    if body.stream:
+        return event_stream(_stream(reply, container), container.settings.sse_ping_seconds)
+    answer = await collect(container.db, container.bus, container.runs, run_id)
+    answer.raise_for_status()
+    return JSONResponse(reply.completion(answer))
+
+
+async def _start_run(
+    body: ChatCompletionRequest, container: Container, user: Principal
+) -> tuple[str, str]:
+    model = resolve_model(container, body.model)
+    if body.n not in (None, 1):
+        raise InvalidInput("only n=1 is supported", code="invalid_request", details={"param": "n"})
+    system, history, question = split_messages(body.messages)
+    collection = body.rag.collection if body.rag is not None else None
+    await check_collection(container, user, collection)
+    async with container.db.session() as session:
+        thread = await start_thread_with_history(
+            session, user.user_id, history, model=model, collection=collection,
+            metadata=body.thread_metadata(system),
+        )
+    posted = await post_message(
+        container.db, container.runs, owner_id=user.user_id, thread_id=thread.id,
+        content=question, model=model, collection=collection,
+        max_bytes=container.settings.max_message_bytes,
+    )
+    return posted.run_id, model
+
+
+class _Reply:
+    """Builds the completion or its chunks for one run."""
+
+    def __init__(self, run_id: str, model: str, request: ChatCompletionRequest) -> None:
+        self.id = f"chatcmpl-{run_id}"
+        self.created = int(time.time())
+        self.model = model
+        self.request = request
+
+    def finish_reason(self, answer: Answer) -> str:
+        limit = self.request.token_limit
+        completion_tokens = answer.usage.get("completion_tokens", 0)
+        return "length" if limit is not None and completion_tokens >= limit else "stop"
+
+    def usage(self, answer: Answer) -> dict[str, int]:
+        prompt = answer.usage.get("prompt_tokens", 0)
+        completion = answer.usage.get("completion_tokens", 0)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    def completion(self, answer: Answer) -> dict[str, Any]:
+        message = {"role": "assistant", "content": answer.content, "refusal": None}
+        out: dict[str, Any] = {
+            "id": self.id, "object": "chat.completion", "created": self.created,
+            "model": answer.model or self.model, "system_fingerprint": None,
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": self.finish_reason(answer)}],
+            "usage": self.usage(answer),
+        }
+        if self.request.rag is not None:
+            out["ragline_sources"] = answer.sources
+        return out
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": self.model, "system_fingerprint": None,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                         "finish_reason": finish_reason}],
+        }
+        if self.include_usage:
+            out["usage"] = None
+        return out
+
+    @property
+    def include_usage(self) -> bool:
+        options = self.request.stream_options
+        return bool(options and options.include_usage)
+
+
+async def _stream(reply: _Reply, container: Container) -> AsyncIterator[bytes]:
+    """Role chunk, one chunk per token, the finishing chunk, usage if asked, `[DONE]`."""
+    answer = Answer(reply.id.removeprefix("chatcmpl-"))
+    yield sse(reply.chunk({"role": "assistant", "content": ""}))
+    batches = answer_batches(
+        container.db, container.bus, container.runs, answer.run_id, cancel_on_exit=True
+    )
+    async with aclosing(batches):
+        async for batch in batches:
+            out = []
+            for event in batch:
+                answer.take(event)
+                if event.type == "token":
+                    out.append(sse(reply.chunk({"content": event.data["delta"]})))
+            if out:
+                yield b"".join(out)
+    if answer.status != "done":
+        error = answer.error or {"code": "run_cancelled", "message": "the run was cancelled"}
+        yield sse(error_body(str(error["message"]), "api_error", str(error["code"]), None))
+    else:
+        last = reply.chunk({}, reply.finish_reason(answer))
+        last["model"] = answer.model or reply.model
+        if reply.request.rag is not None:
+            last["ragline_sources"] = answer.sources
+        yield sse(last)
+        if reply.include_usage:
+            yield sse({**reply.chunk({}), "choices": [], "usage": reply.usage(answer)})
+    yield b"data: [DONE]\n\n"
