@@ -60,12 +60,24 @@ class Settings(BaseSettings):
 
     # Retrieval and prompts
     retrieval_top_k: int = 5
-    retrieval_min_score: float = 0.25
+    retrieval_min_score: float = 0.30  # cosine; all-MiniLM: real questions ≥ 0.42, unrelated ≤ 0.20
     prompts_dir: Path | None = None
     answer_max_tokens: int = 512
 
     # Rate limiting: requests per minute per principal (0 = off)
     rate_limit_per_minute: int = 0
+
+    # Ingestion queue and the hybrid index (appended by the documents service)
+    ingest_queue: str = "ragline:ingest"
+    ingest_concurrency: int = Field(default=2, ge=1)
+    ingest_stale_seconds: float = Field(default=60.0, gt=0)  # no heartbeat this long: retried
+    ingest_max_attempts: int = Field(default=3, ge=1)
+    embedding_batch_size: int = Field(default=32, ge=1)
+    embedding_dim: int | None = None  # only needed for unknown OpenAI-compatible models
+    embedder_warmup: bool = True  # load the model and vector matrices in the background at start
+    search_candidates: int = Field(default=50, ge=1)  # per-ranker pool fused by RRF
+    search_max_top_k: int = Field(default=50, ge=1)
+    rrf_k: int = Field(default=60, ge=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

@@ -27,6 +27,7 @@ def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str
         RAGLINE_DEFAULT_MODEL="scripted",
         RAGLINE_LOG_JSON="false",
         RAGLINE_LOG_LEVEL="WARNING",
+        RAGLINE_EMBEDDER_WARMUP="false",  # most servers never embed: load the model on demand
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
     )

@@ -1,9 +1,226 @@
-"""Placeholder until the document service lands."""
+"""The document service: collections, uploads, background ingestion, hybrid search.
+
+`build_documents` wires it from settings; the composition root starts and stops it, the web
+routes and the CLI call its use cases, and the answer pipeline uses it as its `Retriever`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 
-def build_documents(settings: Any, db: Any) -> None:
-    return None
+from ragline.adapters.db.database import Database
+from ragline.adapters.db.tables import Document, Job
+from ragline.adapters.embed import Embedder, build_embedder
+from ragline.adapters.index import MODES, HybridIndex, Mode, Scope, check_embedder
+from ragline.config import Settings
+from ragline.domain.errors import InvalidInput
+from ragline.services import collections as coll
+from ragline.services import library
+from ragline.services.ingest import Observer, run_job
+from ragline.worker import JobQueue, build_broker, ingest_context, sweep_forever
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    document: Document
+    collection: str
+    job_id: str | None
+
+
+class DocumentService:
+    def __init__(self, settings: Settings, db: Database, embedder: Embedder) -> None:
+        self.settings = settings
+        self.db = db
+        self.embedder = embedder
+        self.index = HybridIndex(db, embedder, candidates=settings.search_candidates,
+                                 rrf_k=settings.rrf_k)
+        self.ingest = ingest_context(settings, db, embedder)
+        self.uploads = self.ingest.uploads
+        self.queue = JobQueue(build_broker(settings), self._run,
+                              concurrency=settings.ingest_concurrency)
+        self._background: list[asyncio.Task[None]] = []
+        self._started = False
+
+    async def _run(self, job_id: str) -> str:
+        return await run_job(self.ingest, job_id)
+
+    async def prepare(self) -> None:
+        """Check the index was built by this embedder (enough for the CLI, which has no queue)."""
+        await check_embedder(self.db, self.embedder.name, self.embedder.dim)
+
+    async def start(self) -> None:
+        await self.prepare()
+        await self.queue.start()
+        self._background.append(asyncio.create_task(sweep_forever(self.ingest, self.queue.enqueue)))
+        if self.settings.embedder_warmup:
+            self._background.append(asyncio.create_task(self._warm()))
+        self._started = True
+
+    async def _warm(self) -> None:
+        """Load the model and the vector matrices in the background, before the first search."""
+        try:
+            warmup = getattr(self.embedder, "warmup", None)
+            if warmup is not None:
+                await warmup()
+            await self.index.warm()
+        except Exception:
+            log.warning("warming the index failed; it loads on first use instead", exc_info=True)
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._background.clear()
+        if self._started:
+            await self.queue.stop()
+        aclose = getattr(self.embedder, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        self._started = False
+
+    def readiness(self) -> dict[str, Any]:
+        return {
+            "ready": self._started,
+            "embedder": self.embedder.name,
+            "dimension": self.embedder.dim,
+            "embedder_loaded": bool(getattr(self.embedder, "loaded", True)),
+            "queue": "redis" if self.settings.redis_url else "in-process",
+        }
+
+    # The Retriever protocol (services/pipeline.py)
+
+    async def search(
+        self,
+        owner_id: str,
+        query: str,
+        collection: str | None,
+        top_k: int,
+        mode: str = "hybrid",
+        *,
+        document_ids: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        if mode not in MODES:
+            raise InvalidInput(f"mode must be one of {', '.join(MODES)}", code="invalid_mode")
+        top_k = max(1, min(top_k, self.settings.search_max_top_k))
+
+        async def resolve(session: AsyncSession) -> Scope:
+            if collection is None:
+                targets = await coll.owned_collections(session, owner_id)
+            else:
+                targets = [await coll.require_collection(session, owner_id, collection)]
+            return Scope(tuple((c.id, c.version) for c in targets),
+                         tuple(document_ids) if document_ids else None)
+
+        hits = await self.index.search(query, resolve, top_k=top_k, mode=_mode(mode))
+        return [
+            {"chunk_id": str(h.chunk_id), "document_id": h.document_id, "source": h.source,
+             "title": h.title, "page": h.page, "heading": h.heading, "text": h.text,
+             "score": h.score, "relevance": h.relevance}
+            for h in hits
+        ]
+
+    async def collection_version(self, owner_id: str, collection: str) -> int | None:
+        async with self.db.session() as session:
+            if collection == coll.DEFAULT_COLLECTION:
+                return (await coll.get_or_create_collection(session, owner_id, collection)).version
+            found = await coll.find_collection(session, owner_id, collection)
+            return None if found is None else found.version
+
+    # Use cases
+
+    async def create_collection(self, owner_id: str, name: str) -> coll.CollectionInfo:
+        async with self.db.session() as session:
+            created = await coll.create_collection(session, owner_id, name)
+            return coll.CollectionInfo(created.id, created.name, 0, 0, created.created_at)
+
+    async def list_collections(
+        self, owner_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[coll.CollectionInfo]:
+        async with self.db.session() as session:
+            return await coll.list_collections(session, owner_id, limit=limit, after=after)
+
+    async def upload(
+        self,
+        owner_id: str,
+        *,
+        filename: str | None,
+        data: bytes,
+        content_type: str | None = None,
+        collection: str | None = None,
+        source: str | None = None,
+    ) -> library.Registered:
+        """Register the bytes and queue their ingestion (identical bytes: the existing one)."""
+        registered = await library.register_upload(
+            self.db, self.uploads, owner_id, collection or coll.DEFAULT_COLLECTION,
+            filename=filename, data=data, content_type=content_type, source=source,
+            max_bytes=self.settings.max_upload_bytes,
+        )
+        if registered.created:
+            try:
+                await self.queue.enqueue(registered.job.id)
+            except Exception:  # the job row is durable: the stale-job sweep queues it later
+                log.warning("could not queue job %s now; it will be retried",
+                            registered.job.id, exc_info=True)
+        return registered
+
+    async def ingest_now(
+        self,
+        owner_id: str,
+        *,
+        filename: str,
+        data: bytes,
+        collection: str,
+        source: str,
+        observer: Observer | None = None,
+    ) -> tuple[library.Registered, str]:
+        """Register and ingest in this process, without the queue (the CLI)."""
+        registered = await library.register_upload(
+            self.db, self.uploads, owner_id, collection, filename=filename, data=data,
+            content_type=None, source=source, max_bytes=self.settings.max_upload_bytes,
+        )
+        if not registered.created:
+            return registered, "skipped"
+        return registered, await run_job(self.ingest, registered.job.id, observer)
+
+    async def list_documents(
+        self, owner_id: str, collection: str | None, *, limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[DocumentView]:
+        async with self.db.session() as session:
+            rows = await library.list_documents(session, owner_id, collection, limit=limit,
+                                                after=after)
+            jobs = await library.latest_jobs(session, [d.id for d, _ in rows])
+        return [DocumentView(d, name, jobs.get(d.id)) for d, name in rows]
+
+    async def get_document(self, owner_id: str, document_id: str) -> DocumentView:
+        async with self.db.session() as session:
+            document = await library.get_document(session, owner_id, document_id)
+            name = await coll.collection_name(session, document.collection_id)
+            job = await library.latest_job(session, document.id)
+        return DocumentView(document, name, job.id if job else None)
+
+    async def delete_document(self, owner_id: str, document_id: str) -> None:
+        await library.delete_document(self.db, self.uploads, owner_id, document_id)
+
+    async def get_job(self, owner_id: str, job_id: str) -> Job:
+        async with self.db.session() as session:
+            return await library.get_job(session, owner_id, job_id)
+
+
+def _mode(mode: str) -> Mode:
+    return next(m for m in MODES if m == mode)
+
+
+def build_documents(settings: Settings, db: Database) -> DocumentService:
+    return DocumentService(settings, db, build_embedder(settings))

@@ -215,6 +215,7 @@ class Chunk(Base):
     __table_args__ = (
         Index("ix_chunks_collection", "collection_id", "id"),
         Index("ix_chunks_document", "document_id"),
+        Index("ix_chunks_collection_document", "collection_id", "document_id", "id"),
     )
 
 

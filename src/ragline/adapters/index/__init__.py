@@ -1,0 +1,16 @@
+"""The hybrid index: keyword ranking in the database, vectors in memory, fused on chunk ids."""
+
+from ragline.adapters.index.fusion import reciprocal_rank_fusion
+from ragline.adapters.index.hybrid import MODES, Hit, HybridIndex, Mode, Scope
+from ragline.adapters.index.store import EmbedderMismatch, check_embedder
+
+__all__ = [
+    "MODES",
+    "EmbedderMismatch",
+    "Hit",
+    "HybridIndex",
+    "Mode",
+    "Scope",
+    "check_embedder",
+    "reciprocal_rank_fusion",
+]

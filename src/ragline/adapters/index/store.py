@@ -1,0 +1,95 @@
+"""Index writes: chunks in and out of a collection, always with a version bump in the same
+transaction (that is how every process's vector cache and the answer cache notice changes),
+and the embedder facts recorded with the index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ragline.adapters.db.database import Database
+from ragline.adapters.db.tables import Chunk, Collection, IndexMeta
+from ragline.adapters.index.vectors import to_blob
+
+INSERT_BATCH = 500
+
+
+class ChunkRow(Protocol):
+    @property
+    def ord(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def page(self) -> int | None: ...
+    @property
+    def heading(self) -> str | None: ...
+
+
+class EmbedderMismatch(RuntimeError):
+    """The index holds vectors from another embedder; searching it would return garbage."""
+
+
+async def bump_version(session: AsyncSession, collection_id: str) -> None:
+    await session.execute(
+        update(Collection).where(Collection.id == collection_id)
+        .values(version=Collection.version + 1)
+    )
+
+
+async def replace_chunks(
+    session: AsyncSession,
+    *,
+    document_id: str,
+    collection_id: str,
+    drafts: Sequence[ChunkRow],
+    vectors: np.ndarray,
+) -> None:
+    """The document's chunks become exactly `drafts` (a retried job never duplicates)."""
+    if len(drafts) != len(vectors):
+        raise ValueError("one vector per chunk expected")
+    await session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+    rows = [
+        {"document_id": document_id, "collection_id": collection_id, "ord": d.ord,
+         "text": d.text, "page": d.page, "heading": d.heading, "embedding": to_blob(v)}
+        for d, v in zip(drafts, vectors, strict=True)
+    ]
+    for start in range(0, len(rows), INSERT_BATCH):
+        await session.execute(insert(Chunk), rows[start:start + INSERT_BATCH])
+    await bump_version(session, collection_id)
+
+
+async def remove_chunks(session: AsyncSession, *, document_id: str, collection_id: str) -> None:
+    await session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+    await bump_version(session, collection_id)
+
+
+async def check_embedder(db: Database, name: str, dim: int) -> None:
+    """Record the embedder with a fresh index; refuse to start on a mismatch with stored vectors."""
+    wanted = {"embedder": name, "embedding_dim": str(dim)}
+    for _attempt in range(2):
+        try:
+            async with db.session() as session:
+                stored = {m.key: m.value for m in await session.scalars(select(IndexMeta))}
+                recorded = {k: stored.get(k) for k in wanted}
+                if recorded == wanted:
+                    return
+                has_vectors = await session.scalar(
+                    select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))
+                )
+                if has_vectors and any(recorded.values()):
+                    raise EmbedderMismatch(
+                        f"the index was built with embedder {recorded['embedder']!r} "
+                        f"(dimension {recorded['embedding_dim']}) but this process uses {name!r} "
+                        f"(dimension {dim}); set RAGLINE_EMBEDDER back, or use a fresh data "
+                        "directory/database and re-ingest"
+                    )
+                for key, value in wanted.items():
+                    await session.merge(IndexMeta(key=key, value=value))
+            return
+        except IntegrityError:  # another process recorded it at the same moment: check again
+            continue

@@ -1,0 +1,25 @@
+"""`ragline worker`: consume ingestion jobs from Redis (RAGLINE_REDIS_URL)."""
+
+from __future__ import annotations
+
+import typer
+
+from ragline.config import Settings
+
+
+def worker() -> None:
+    """Run an ingestion worker: parse, chunk, embed and index uploaded documents."""
+    from ragline.web.observability import configure_logging
+    from ragline.worker import run_worker
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if not settings.redis_url:
+        typer.echo("ragline worker needs RAGLINE_REDIS_URL; without it `ragline serve` "
+                   "ingests in-process.", err=True)
+        raise typer.Exit(2)
+    run_worker(settings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("worker")(worker)

@@ -1,0 +1,183 @@
+"""Documents and jobs: register an upload (deduplicated by content hash), read, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ragline.adapters.db.database import Database
+from ragline.adapters.db.tables import Collection, Document, Job, new_id
+from ragline.adapters.index.store import remove_chunks
+from ragline.adapters.parse import KINDS, detect_kind
+from ragline.adapters.uploads import UploadStore
+from ragline.domain.errors import NotFound, TooLarge, Unprocessable
+from ragline.services.collections import find_collection, get_or_create_collection
+
+FAILED, PENDING, PROCESSING, READY = "failed", "pending", "processing", "ready"
+
+
+@dataclass(frozen=True)
+class Registered:
+    document: Document
+    job: Job
+    created: bool  # False: identical bytes were already in the collection
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_payload(data: bytes, max_bytes: int) -> None:
+    if not data:
+        raise Unprocessable("the uploaded file is empty", code="empty_file")
+    if len(data) > max_bytes:
+        raise TooLarge(f"the file is larger than the limit of {max_bytes} bytes",
+                       code="file_too_large", details={"max_bytes": max_bytes})
+
+
+def display_name(filename: str | None) -> str:
+    """The last path component only: `..\\..\\evil.pdf` is recorded as `evil.pdf`."""
+    name = PurePosixPath((filename or "").replace("\\", "/")).name.strip()
+    return name[:500] or "upload"
+
+
+async def latest_job(session: AsyncSession, document_id: str) -> Job | None:
+    job: Job | None = await session.scalar(
+        select(Job).where(Job.document_id == document_id)
+        .order_by(Job.created_at.desc(), Job.id.desc()).limit(1)
+    )
+    return job
+
+
+async def latest_jobs(session: AsyncSession, document_ids: list[str]) -> dict[str, str]:
+    """Document id → its newest job's id."""
+    if not document_ids:
+        return {}
+    rows = await session.execute(
+        select(Job.document_id, Job.id).where(Job.document_id.in_(document_ids))
+        .order_by(Job.created_at, Job.id)
+    )
+    return {document_id: job_id for document_id, job_id in rows}
+
+
+async def register_upload(
+    db: Database,
+    uploads: UploadStore,
+    owner_id: str,
+    collection: str,
+    *,
+    filename: str | None,
+    data: bytes,
+    content_type: str | None,
+    source: str | None,
+    max_bytes: int,
+) -> Registered:
+    """Store the bytes and create the document and its pending job (the caller enqueues it)."""
+    check_payload(data, max_bytes)
+    kind = detect_kind(filename, content_type, data)
+    digest = hashlib.sha256(data).hexdigest()
+    name = display_name(filename)
+    written: list[str] = []
+    try:
+        async with db.session() as session:
+            target = await get_or_create_collection(session, owner_id, collection)
+            existing = await session.scalar(select(Document).where(
+                Document.collection_id == target.id, Document.content_hash == digest))
+            if existing is not None:
+                return await _reuse(session, uploads, existing, data)
+            document = Document(
+                id=new_id(), collection_id=target.id, owner_id=owner_id,
+                source=(source or name)[:1000], filename=name, content_type=KINDS[kind],
+                content_hash=digest, size=len(data), status=PENDING,
+            )
+            job = Job(document_id=document.id, owner_id=owner_id, status=PENDING)
+            await asyncio.to_thread(uploads.write, document.id, data)
+            written.append(document.id)
+            session.add_all([document, job])
+            await session.flush()
+            return Registered(document, job, created=True)
+    except IntegrityError:  # the same bytes were registered concurrently
+        for document_id in written:
+            await asyncio.to_thread(uploads.delete, document_id)
+        async with db.session() as session:
+            target = await get_or_create_collection(session, owner_id, collection)
+            existing = await session.scalar(select(Document).where(
+                Document.collection_id == target.id, Document.content_hash == digest))
+            if existing is None:
+                raise
+            return await _reuse(session, uploads, existing, data)
+
+
+async def _reuse(
+    session: AsyncSession, uploads: UploadStore, document: Document, data: bytes
+) -> Registered:
+    """Identical bytes: the existing document; a failed one gets a fresh attempt."""
+    job = await latest_job(session, document.id)
+    if document.status != FAILED and job is not None:
+        return Registered(document, job, created=False)
+    await asyncio.to_thread(uploads.write, document.id, data)
+    document.status, document.error, document.updated_at = PENDING, None, _now()
+    job = Job(document_id=document.id, owner_id=document.owner_id, status=PENDING)
+    session.add(job)
+    await session.flush()
+    return Registered(document, job, created=True)
+
+
+async def get_document(session: AsyncSession, owner_id: str, document_id: str) -> Document:
+    document = await session.get(Document, document_id)
+    if document is None or document.owner_id != owner_id:
+        raise NotFound(f"document {document_id} not found", code="document_not_found")
+    return document
+
+
+async def get_job(session: AsyncSession, owner_id: str, job_id: str) -> Job:
+    job = await session.get(Job, job_id)
+    if job is None or job.owner_id != owner_id:
+        raise NotFound(f"job {job_id} not found", code="job_not_found")
+    return job
+
+
+async def list_documents(
+    session: AsyncSession,
+    owner_id: str,
+    collection: str | None,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[tuple[Document, str]]:
+    """Newest first, each with its collection's name; limit+1 rows. Unknown collection: 404."""
+    query = (select(Document, Collection.name)
+             .join(Collection, Collection.id == Document.collection_id)
+             .where(Document.owner_id == owner_id))
+    if collection is not None:
+        found = await find_collection(session, owner_id, collection)
+        if found is None:
+            if collection == "default":
+                return []
+            raise NotFound(f"collection {collection!r} not found", code="collection_not_found")
+        query = query.where(Document.collection_id == found.id)
+    if after is not None:
+        stamp, id_ = after
+        query = query.where(or_(Document.created_at < stamp,
+                                and_(Document.created_at == stamp, Document.id < id_)))
+    query = query.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit + 1)
+    return [(d, name) for d, name in (await session.execute(query)).all()]
+
+
+async def delete_document(
+    db: Database, uploads: UploadStore, owner_id: str, document_id: str
+) -> None:
+    """Chunks, jobs and the row go in one transaction with a version bump: gone from results."""
+    async with db.session() as session:
+        document = await get_document(session, owner_id, document_id)
+        await remove_chunks(session, document_id=document.id,
+                            collection_id=document.collection_id)
+        await session.delete(document)
+    await asyncio.to_thread(uploads.delete, document_id)

@@ -1,0 +1,60 @@
+"""Helpers for the document-service integration tests: a started service on a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from ragline.adapters.db.database import Database
+from ragline.adapters.db.migrate import upgrade
+from ragline.adapters.db.tables import User
+from ragline.config import Settings
+from ragline.services.documents import DocumentService, build_documents
+
+TERMINAL = ("ready", "failed")
+
+
+def settings_for(database_url: str, data_dir: Path, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir, "database_url": database_url, "redis_url": None,
+        "embedder_warmup": False, "log_json": False,
+    }
+    values.update(extra)
+    return Settings(**values)
+
+
+async def add_user(db: Database, name: str = "alice") -> str:
+    async with db.session() as session:
+        user = User(name=name)
+        session.add(user)
+        await session.flush()
+        return user.id
+
+
+@asynccontextmanager
+async def running_service(settings: Settings) -> AsyncIterator[DocumentService]:
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    service = build_documents(settings, db)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+        await db.dispose()
+
+
+async def wait_for_job(service: DocumentService, owner: str, job_id: str,
+                       within: float = 90.0) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        job = await service.get_job(owner, job_id)
+        if job.status in TERMINAL:
+            return job
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still {job.status} after {within}s")
+        await asyncio.sleep(0.1)

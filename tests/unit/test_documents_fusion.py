@@ -1,0 +1,35 @@
+"""Reciprocal rank fusion on ids: pure, deterministic, never mutating its inputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragline.adapters.index.fusion import reciprocal_rank_fusion
+
+
+def test_ids_ranked_well_by_both_rankers_come_first() -> None:
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]], k=60)
+    assert [key for key, _ in fused] == [1, 3, 2, 4]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_inputs_are_not_mutated_and_results_are_new_objects() -> None:
+    keyword, vector = [5, 6], [6, 7]
+    fused = reciprocal_rank_fusion([keyword, vector])
+    assert keyword == [5, 6] and vector == [6, 7]
+    fused.clear()
+    assert reciprocal_rank_fusion([keyword, vector])
+
+
+def test_ties_keep_first_seen_order_and_limit_applies() -> None:
+    fused = reciprocal_rank_fusion([["a", "b"], ["c", "d"]], limit=3)
+    assert [key for key, _ in fused] == ["a", "c", "b"]
+
+
+def test_a_ranker_repeating_an_id_counts_it_once() -> None:
+    fused = reciprocal_rank_fusion([[1, 1, 2]])
+    assert fused == [(1, pytest.approx(1 / 61)), (2, pytest.approx(1 / 63))]
+
+
+def test_empty_rankings_fuse_to_nothing() -> None:
+    assert reciprocal_rank_fusion([[], []]) == []
