@@ -57,7 +57,7 @@ class FakeProvider:
                 if isinstance(step, float):
                     await asyncio.sleep(step)
                     continue
-                yield step  # type: ignore[misc]
+                yield step
         finally:
             self.closed_streams += 1
 
@@ -89,7 +89,7 @@ class Harness:
             settings,
             {s.name: s for s in specs},
             factories={"fake": factory},
-            policy=RetryPolicy(backoff_base=0.1, **policy),  # type: ignore[arg-type]
+            policy=RetryPolicy(backoff_base=0.1, **policy),
             sleep=sleep,
             rand=lambda: 1.0,
         )
@@ -295,6 +295,41 @@ async def test_readiness_and_aclose(tmp_path: Path) -> None:
     assert report["ready"] is True and report["models"]["a"]["loaded"] is True
     await h.registry.aclose()
     assert fake.closed
+
+
+class LoadingProvider(FakeProvider):
+    def __init__(self, name: str, fail: bool) -> None:
+        super().__init__(name, [ok("x")])
+        self.is_loaded = False
+        self.load_error: str | None = None
+        self.fail = fail
+        self.queue = (0, 0)
+
+    async def load(self) -> None:
+        if self.fail:
+            self.load_error = "model file missing"
+            raise ProviderError(self.load_error, code="model_unavailable")
+        self.is_loaded = True
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_start_loads_the_default_model_when_asked_and_readiness_tells(
+    tmp_path: Path, fail: bool
+) -> None:
+    provider = LoadingProvider("a", fail)
+    settings = Settings(data_dir=tmp_path, default_model="a", load_model_at_startup=True)
+    registry = ModelRegistry(settings, {"a": spec("a")}, factories={"fake": lambda s, _: provider})
+    assert registry.readiness()["ready"] is False
+    if fail:
+        with pytest.raises(ProviderError):
+            await registry.start()
+    else:
+        await registry.start()
+    report = registry.readiness()
+    assert report["ready"] is not fail
+    assert report["models"]["a"]["loaded"] is not fail
+    assert ("error" in report["models"]["a"]) is fail
+    assert report["models"]["a"]["waiting"] == 0
 
 
 def test_retry_policy_reads_entry_options_and_caps_retry_after() -> None:

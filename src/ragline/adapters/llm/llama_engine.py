@@ -1,0 +1,160 @@
+"""The blocking side of the local engine: one in-process llama.cpp server (xllamacpp).
+
+Everything here runs in worker threads, never on the event loop. `generate` feeds parsed events
+to a callback and stops decoding at the next token once `cancelled` is set.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ragline.domain.errors import ProviderError
+from ragline.domain.llm import Finish, ProviderEvent, TextDelta, Usage
+
+
+class ContextOverflow(ProviderError):
+    """The engine refused a prompt longer than a slot's context (exact counts attached)."""
+
+    def __init__(self, message: str, *, prompt_tokens: int, n_ctx: int) -> None:
+        super().__init__(message, code="context_overflow")
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    model_path: Path
+    n_threads: int
+    parallel: int
+    ctx_per_slot: int
+    n_batch: int = 256
+    cache_ram_mib: int = 1024
+    verbosity: int = 0
+
+
+Emit = Callable[[ProviderEvent | ProviderError], None]
+
+
+class LlamaEngine:
+    """Owns one `xllamacpp.Server`: load once, generate from many threads, close once."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._server: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._server is not None
+
+    def load(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                return
+            import xllamacpp  # heavy native import: only when a model is really used
+
+            cfg = self.config
+            params = xllamacpp.CommonParams()
+            params.model.path = str(cfg.model_path)
+            params.n_parallel = cfg.parallel
+            params.n_ctx = cfg.parallel * cfg.ctx_per_slot
+            params.n_batch = cfg.n_batch
+            params.n_ubatch = cfg.n_batch
+            params.cpuparams.n_threads = cfg.n_threads
+            params.cpuparams_batch.n_threads = cfg.n_threads
+            params.cache_ram_mib = cfg.cache_ram_mib
+            params.verbosity = cfg.verbosity
+            params.endpoint_metrics = True
+            # xllamacpp always opens an HTTP listener; keep it on loopback and behind a key
+            # nobody knows, so only this process (through the Python API) can use the engine.
+            params.hostnames = ["127.0.0.1"]
+            params.port = 0
+            params.api_keys = [secrets.token_urlsafe(24)]
+            try:
+                self._server = xllamacpp.Server(params)
+            except Exception as exc:
+                raise ProviderError(
+                    f"could not load {cfg.model_path.name}: {exc}", code="model_unavailable"
+                ) from exc
+
+    def metrics(self) -> dict[str, float]:
+        """The engine's Prometheus counters, e.g. `llamacpp:tokens_predicted_total`."""
+        server = self._server
+        if server is None:
+            return {}
+        out: dict[str, float] = {}
+        for line in str(server.handle_metrics()).splitlines():
+            name, _, value = line.partition(" ")
+            if name and not name.startswith("#"):
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    continue
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+        del server  # the native destructor stops the engine loop and joins its thread
+
+    def generate(
+        self, body: dict[str, Any], *, chat: bool, emit: Emit, cancelled: threading.Event
+    ) -> None:
+        """Stream one request; every outcome (events, an error, the end) goes through `emit`."""
+        server = self._server
+        if server is None:
+            emit(ProviderError("the local model is not loaded", code="model_unavailable"))
+            return
+        finish: list[str] = []
+        usage: list[Usage] = []
+        failed: list[ProviderError] = []
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            if cancelled.is_set():
+                return True
+            if "error" in chunk:
+                failed.append(_engine_error(chunk["error"]))
+                return True
+            for choice in chunk.get("choices") or ():
+                text = (
+                    choice.get("text") if not chat else (choice.get("delta") or {}).get("content")
+                )
+                if text:
+                    emit(TextDelta(text))
+                if choice.get("finish_reason"):
+                    finish.append(choice["finish_reason"])
+            if chunk.get("usage"):
+                u = chunk["usage"]
+                usage.append(Usage(int(u["prompt_tokens"]), int(u["completion_tokens"])))
+            return cancelled.is_set()
+
+        try:
+            handler = server.handle_chat_completions if chat else server.handle_completions
+            handler(body, on_chunk)
+        except Exception as exc:
+            failed.append(ProviderError(f"local engine failure: {exc}", retryable=True))
+        if failed:
+            emit(failed[0])
+        elif not cancelled.is_set():
+            if usage:
+                emit(usage[-1])
+            emit(Finish(finish[-1] if finish else "stop"))
+
+
+def _engine_error(error: Any) -> ProviderError:
+    if not isinstance(error, dict):
+        return ProviderError(f"local engine error: {error}", retryable=True)
+    message = str(error.get("message", "local engine error"))
+    if error.get("type") == "exceed_context_size_error":
+        return ContextOverflow(
+            message,
+            prompt_tokens=int(error.get("n_prompt_tokens", 0)),
+            n_ctx=int(error.get("n_ctx", 0)),
+        )
+    status = int(error.get("code", 500))
+    return ProviderError(message, code="engine_error", retryable=status >= 500)

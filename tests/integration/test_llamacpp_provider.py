@@ -1,0 +1,150 @@
+"""The `llamacpp` provider with the real packaged models (gemma-3-270m for the machinery, one
+check of the default Qwen instruct model). One engine per model for the whole module."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from ragline.adapters.llm.llamacpp import LlamaCppProvider
+from ragline.config import Settings
+from ragline.domain.llm import (
+    ChatMessage,
+    Finish,
+    GenerationParams,
+    ModelSpec,
+    ProviderEvent,
+    Queued,
+    TextDelta,
+    Usage,
+)
+
+pytestmark = pytest.mark.model
+
+COUNTING = [ChatMessage("user", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,")]  # a base model goes on and on
+
+
+def make_provider(model_dir: Path, model: str, **options: object) -> Iterator[LlamaCppProvider]:
+    # One thread: on a shared 2-core machine two llama.cpp threads stall each other badly.
+    settings = Settings(model_dir=model_dir, llama_threads=1, llama_parallel=2)
+    spec = ModelSpec(name=model, provider="llamacpp", model=model, options=dict(options))
+    provider = LlamaCppProvider(spec, settings)
+    yield provider
+    asyncio.run(provider.aclose())
+
+
+@pytest.fixture(scope="module")
+def gemma(model_dir: Path) -> Iterator[LlamaCppProvider]:
+    yield from make_provider(model_dir, "gemma-3-270m", ctx_per_slot=1024)
+
+
+@pytest.fixture(scope="module")
+def qwen(model_dir: Path) -> Iterator[LlamaCppProvider]:
+    yield from make_provider(model_dir, "qwen2.5-coder-1.5b-instruct", ctx_per_slot=1024)
+
+
+async def collect(
+    provider: LlamaCppProvider, messages: list[ChatMessage], **params: Any
+) -> list[ProviderEvent]:
+    return [e async for e in provider.stream(messages, GenerationParams(**params))]
+
+
+def text_of(events: list[ProviderEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+async def test_model_loads_once_and_streams_with_engine_usage(gemma: LlamaCppProvider) -> None:
+    assert not gemma.is_loaded or gemma.ready
+    events = await collect(gemma, COUNTING, max_tokens=12, temperature=0.0)
+    assert gemma.is_loaded and gemma.ready
+    deltas = [e for e in events if isinstance(e, TextDelta)]
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert deltas and text_of(events).strip()
+    assert usage.completion_tokens == 12 and usage.prompt_tokens > 10
+    assert events[-1] == Finish("length")
+
+
+async def test_closing_the_stream_stops_decoding_within_200ms(gemma: LlamaCppProvider) -> None:
+    await gemma.load()
+    before = gemma.engine_metrics()["llamacpp:tokens_predicted_total"]
+    received: list[str] = []
+    stream = gemma.stream(COUNTING, GenerationParams(max_tokens=1000, temperature=0.0))
+    async for event in stream:
+        if isinstance(event, TextDelta):
+            received.append(event.text)
+            if len(received) == 8:
+                break
+    started = time.perf_counter()
+    await stream.aclose()  # returns at once; the engine stops at its next token
+    for _ in range(1000):  # poll for the slot: the thread gives it back once decoding stopped
+        if gemma.queue == (0, 0):
+            break
+        await asyncio.sleep(0.002)
+    latency = time.perf_counter() - started
+    assert latency < 0.2, f"decoding went on for {latency * 1000:.0f} ms after the cancel"
+    assert "".join(received).strip()  # the partial text is the caller's to keep
+    await asyncio.sleep(0.5)  # the engine's counters settle after the slot is released
+    metrics = gemma.engine_metrics()
+    assert metrics["llamacpp:requests_processing"] == 0
+    assert metrics["llamacpp:tokens_predicted_total"] - before <= len(received) + 3
+
+
+async def test_two_concurrent_runs_use_both_slots_and_a_third_waits(
+    gemma: LlamaCppProvider,
+) -> None:
+    runs = [collect(gemma, COUNTING, max_tokens=6, temperature=0.0) for _ in range(3)]
+    results = await asyncio.gather(*runs)
+    for events in results:
+        assert next(e for e in events if isinstance(e, Usage)).completion_tokens == 6
+    queued = [[e.position for e in events if isinstance(e, Queued)] for events in results]
+    assert sorted(queued) == [[], [], [1]]
+    assert gemma.queue == (0, 0)
+
+
+async def test_json_schema_output_is_valid(gemma: LlamaCppProvider) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "answer": {"type": "string", "enum": ["yes", "no"]},
+            "confidence": {"type": "integer", "minimum": 0, "maximum": 100},
+        },
+        "required": ["answer", "confidence"],
+        "additionalProperties": False,
+    }
+    prompt = [ChatMessage("user", "Is the sky blue? Reply in JSON.")]
+    events = await collect(gemma, prompt, max_tokens=64, temperature=0.0, json_schema=schema)
+    jsonschema.validate(json.loads(text_of(events)), schema)
+
+
+async def test_history_longer_than_the_context_is_trimmed_not_fatal(
+    gemma: LlamaCppProvider,
+) -> None:
+    history = [
+        ChatMessage("user" if i % 2 == 0 else "assistant", f"turn {i}: " + "lorem ipsum " * 60)
+        for i in range(40)
+    ]
+    history.append(ChatMessage("user", "1, 2, 3, 4,"))
+    events = await collect(gemma, history, max_tokens=4)
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert usage.prompt_tokens <= gemma.context_window
+
+
+async def test_default_instruct_model_answers_through_its_chat_template(
+    qwen: LlamaCppProvider,
+) -> None:
+    prompt = [
+        ChatMessage("system", "Answer with a single number."),
+        ChatMessage("user", "What is 2 + 2?"),
+    ]
+    async with aclosing(qwen.stream(prompt, GenerationParams(max_tokens=8, temperature=0.0))) as s:
+        events = [e async for e in s]
+    assert "4" in text_of(events)
+    assert "<|im_" not in text_of(events)  # the template's control tokens never leak
