@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +18,8 @@ from ragline.adapters.events.redis_notify import RedisNotifier
 from ragline.config import Settings
 from ragline.services.event_log import EventWriter
 from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
-from ragline.services.runs import RunContext, RunManager
+from ragline.services.run_manager import RunManager
+from ragline.services.runs import RunContext
 from ragline.services.schemas import SchemaRegistry
 from ragline.services.threads import recover_interrupted
 

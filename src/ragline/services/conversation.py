@@ -23,7 +23,7 @@ from ragline.domain.errors import Conflict, ProviderError
 from ragline.domain.llm import ChatMessage
 from ragline.domain.runs import CANCELLED, DONE, RunEventRecord
 from ragline.services.event_log import follow
-from ragline.services.runs import RunManager
+from ragline.services.run_manager import RunManager
 from ragline.services.threads import create_thread
 
 DEFAULT_COLLECTION = "default"

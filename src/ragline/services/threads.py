@@ -14,7 +14,7 @@ from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Message, Run, RunEvent, Thread, User, new_id
 from ragline.domain.errors import Conflict, NotFound, Unprocessable
 from ragline.domain.runs import ACTIVE, FAILED, QUEUED, TERMINAL
-from ragline.services.runs import RunManager
+from ragline.services.run_manager import RunManager
 
 OnActive = Literal["reject", "enqueue", "interrupt"]
 
