@@ -43,6 +43,7 @@ class Container:
     documents: Any = None  # the document service (ingestion, search), see services/documents.py
     extras: dict[str, Any] = field(default_factory=dict)
     _liveness: asyncio.Task[None] | None = None
+    _model_load: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.writer.start()
@@ -52,8 +53,17 @@ class Container:
             await self.notifier.start()
             self._liveness = asyncio.create_task(self._keep_alive(), name="run-liveness")
         self.local_user_id = await ensure_local_user(self.db)
+        model_start = getattr(self.models, "start", None)
+        if model_start is not None:  # loading takes seconds: serve /healthz meanwhile
+            self._model_load = asyncio.create_task(self._load_models(model_start))
         if self.documents is not None:
             await self.documents.start()
+
+    async def _load_models(self, start: Any) -> None:
+        try:
+            await start()
+        except Exception:
+            log.exception("loading the default model failed; /readyz reports it")
 
     async def _recover(self, stale_before: datetime | None) -> None:
         recovered = await recover_interrupted(self.db, stale_before)
@@ -71,9 +81,10 @@ class Container:
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def stop(self) -> None:
-        if self._liveness is not None:
-            self._liveness.cancel()
-            await asyncio.gather(self._liveness, return_exceptions=True)
+        for task in (self._liveness, self._model_load):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.runs.shutdown()
         await self.writer.stop()
         if self.documents is not None:

@@ -28,13 +28,11 @@ async def readyz(container: ContainerDep) -> JSONResponse:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     readiness = getattr(container.models, "readiness", None)
-    checks["models"] = readiness() if readiness else "ok"
+    checks["models"] = readiness() if readiness else {"ready": True}
     if container.documents is not None and hasattr(container.documents, "readiness"):
         checks["index"] = container.documents.readiness()
     ready = checks["database"] == "ok" and all(
-        v == "ok" or (isinstance(v, dict) and v.get("ready", True))
-        for k, v in checks.items()
-        if k != "models"
+        isinstance(v, dict) and v.get("ready", True) for k, v in checks.items() if k != "database"
     )
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
