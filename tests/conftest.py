@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +42,20 @@ class PgDatabase:
         return f"{base}/{self.name}"
 
 
+def _run_sync(coro: Any) -> None:
+    """asyncio.run in a thread of its own: a sync test (Playwright) may hold this thread's loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
 def create_pg_database() -> PgDatabase:
     name = f"ragline_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    _run_sync(_pg_admin(f'CREATE DATABASE "{name}"'))
     return PgDatabase(name)
 
 
 def drop_pg_database(db: PgDatabase) -> None:
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)'))
+    _run_sync(_pg_admin(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
