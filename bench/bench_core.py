@@ -88,10 +88,13 @@ async def polling_baseline(server: ServerProcess, n: int = 60) -> list[float]:
         last, done = 0, False
         while not done:
             async with db.session() as session:  # a new session per poll, as in seed 001
-                rows = (await session.execute(
-                    select(RunEvent.seq, RunEvent.type, RunEvent.data)
-                    .where(RunEvent.run_id == run_id, RunEvent.seq > last).order_by(RunEvent.seq)
-                )).all()
+                rows = (
+                    await session.execute(
+                        select(RunEvent.seq, RunEvent.type, RunEvent.data)
+                        .where(RunEvent.run_id == run_id, RunEvent.seq > last)
+                        .order_by(RunEvent.seq)
+                    )
+                ).all()
             now = time.time()
             for seq, type_, data in rows:
                 last = seq
@@ -126,7 +129,9 @@ async def fan_out(server: ServerProcess, clients: int) -> dict[str, float]:
         await asyncio.gather(*(client.post(f"/api/runs/{r}/cancel") for r in stalled))
 
         # Delivery: every client follows its own live run.
-        runs = await asyncio.gather(*(make("[[clock]] [[delay:50]] [[tokens:20]]") for _ in range(clients)))
+        runs = await asyncio.gather(
+            *(make("[[clock]] [[delay:50]] [[tokens:20]]") for _ in range(clients))
+        )
         lat: list[float] = []
         start = time.perf_counter()
         counts = await asyncio.gather(*(read_stream(client, r, lat) for r in runs))
@@ -184,12 +189,16 @@ def run_backend(name: str, url: str, clients: int, tmp: Path) -> None:
     print(f"hello-world GET /healthz p50            {hello:8.2f} ms")
     print(f"throughput, 1 SSE client               {tp['tok_per_s']:8.0f} tokens/s")
     print(f"backend CPU per token                  {tp['cpu_us_per_token']:8.1f} µs")
-    print(f"delivery latency push  p50 / p99       {pct(lat, .5)*1e3:8.2f} / {pct(lat, .99)*1e3:.2f} ms")
-    print(f"delivery latency 0.35s poll p50 / p99  {pct(poll, .5)*1e3:8.2f} / {pct(poll, .99)*1e3:.2f} ms")
-    print(f"  push vs polling (p50)                {pct(poll, .5)/pct(lat, .5):8.0f}x faster")
-    print(f"{fan['clients']} concurrent streams: complete {fan['complete']}, lost events "
-          f"{fan['lost_events']}, p50 {fan['p50_ms']:.1f} ms, p99 {fan['p99_ms']:.1f} ms, "
-          f"{fan['kb_per_stream']:.1f} KB per open stream, {fan['seconds']:.1f} s")
+    push_ms = (pct(lat, 0.5) * 1e3, pct(lat, 0.99) * 1e3)
+    poll_ms = (pct(poll, 0.5) * 1e3, pct(poll, 0.99) * 1e3)
+    print(f"delivery latency push  p50 / p99       {push_ms[0]:8.2f} / {push_ms[1]:.2f} ms")
+    print(f"delivery latency 0.35s poll p50 / p99  {poll_ms[0]:8.2f} / {poll_ms[1]:.2f} ms")
+    print(f"  push vs polling (p50)                {pct(poll, 0.5) / pct(lat, 0.5):8.0f}x faster")
+    print(
+        f"{fan['clients']} concurrent streams: complete {fan['complete']}, lost events "
+        f"{fan['lost_events']}, p50 {fan['p50_ms']:.1f} ms, p99 {fan['p99_ms']:.1f} ms, "
+        f"{fan['kb_per_stream']:.1f} KB per open stream, {fan['seconds']:.1f} s"
+    )
 
 
 def main() -> None:

@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def ask(
         question: str = typer.Argument(..., help="The question."),
-        collection: str = typer.Option(None, "--collection", "-c", help="Answer from this collection."),
+        collection: str = typer.Option(
+            None, "--collection", "-c", help="Answer from this collection."
+        ),
         model: str = typer.Option(None, "--model", "-m", help="A model of the registry."),
         thread: str = typer.Option(None, "--thread", "-t", help="Continue this thread."),
     ) -> None:
@@ -24,7 +26,10 @@ def register(app: typer.Typer) -> None:
 
 
 async def _ask(
-    settings: Settings, question: str, collection: str | None, model: str | None,
+    settings: Settings,
+    question: str,
+    collection: str | None,
+    model: str | None,
     thread_id: str | None,
 ) -> int:
     from ragline.adapters.db.migrate import upgrade
@@ -44,8 +49,13 @@ async def _ask(
         name = model or container.models.default_model
         container.models.spec(name)
         posted = await svc.post_message(
-            container.db, container.runs, owner_id=owner, thread_id=thread_id,
-            content=question, model=name, collection=collection,
+            container.db,
+            container.runs,
+            owner_id=owner,
+            thread_id=thread_id,
+            content=question,
+            model=name,
+            collection=collection,
             max_bytes=settings.max_message_bytes,
         )
         status = "failed"

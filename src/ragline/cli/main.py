@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 
 import typer
 
@@ -26,21 +27,30 @@ def serve(
     from ragline.adapters.db.migrate import upgrade
     from ragline.web.observability import configure_logging
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)
+    if host is not None:  # flags win over the environment and are validated like it
+        os.environ["RAGLINE_HOST"] = host
+    if port is not None:
+        os.environ["RAGLINE_PORT"] = str(port)
+    settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.resolved_database_url)
     if workers > 1:
         uvicorn.run(
-            "ragline.web.main:app", host=settings.host, port=settings.port, workers=workers,
+            "ragline.web.main:app",
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
             log_config=None,
         )
         return
     from ragline.web.app import create_app
 
     uvicorn.run(
-        create_app(settings, migrate=False), host=settings.host, port=settings.port,
-        log_config=None, timeout_graceful_shutdown=5,
+        create_app(settings, migrate=False),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=5,
     )
 
 
@@ -56,8 +66,13 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 def _register_optional() -> None:
     """Command groups that live in their own modules register themselves here."""
-    for module_name in ("ragline.cli.keys", "ragline.cli.ask", "ragline.cli.documents",
-                        "ragline.cli.generate", "ragline.cli.worker"):
+    for module_name in (
+        "ragline.cli.keys",
+        "ragline.cli.ask",
+        "ragline.cli.documents",
+        "ragline.cli.generate",
+        "ragline.cli.worker",
+    ):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -19,7 +19,9 @@ from ragline.adapters.events.bus import LocalBus
 from ragline.domain.runs import RunEventRecord
 
 log = logging.getLogger(__name__)
-INSERT_SQL = "INSERT INTO run_events (run_id, seq, type, data, created_at) VALUES ({}, {}, {}, {}, {})"
+INSERT_SQL = (
+    "INSERT INTO run_events (run_id, seq, type, data, created_at) VALUES ({}, {}, {}, {}, {})"
+)
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -28,9 +28,7 @@ def frame(data: Any, *, event: str | None = None, id_: int | None = None) -> byt
 
 def run_event_frames(batch: Sequence[RunEventRecord]) -> bytes:
     """Many frames in one write: a burst of tokens costs one send, not one per token."""
-    return "".join(
-        f"id: {e.seq}\nevent: {e.type}\ndata: {e.encoded()}\n\n" for e in batch
-    ).encode()
+    return "".join(f"id: {e.seq}\nevent: {e.type}\ndata: {e.encoded()}\n\n" for e in batch).encode()
 
 
 def event_stream(content: AsyncIterator[bytes], ping_seconds: float) -> EventSourceResponse:
@@ -38,4 +36,6 @@ def event_stream(content: AsyncIterator[bytes], ping_seconds: float) -> EventSou
 
     A client that goes away only ends this stream; the run itself goes on.
     """
-    return EventSourceResponse(content, ping=int(max(1, ping_seconds)), sep="\n", headers=SSE_HEADERS)
+    return EventSourceResponse(
+        content, ping=int(max(1, ping_seconds)), sep="\n", headers=SSE_HEADERS
+    )

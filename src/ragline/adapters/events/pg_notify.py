@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -28,7 +28,7 @@ class PgNotifier:
         self._dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._bus = bus
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.on_cancel: Callable[[str], Awaitable[Any]] | None = None
+        self.on_cancel: Callable[[str], Coroutine[Any, Any, Any]] | None = None
         self._conn: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -67,6 +67,6 @@ class PgNotifier:
     def _on_control(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         command, _, run_id = payload.partition("|")
         if command == "cancel" and self.on_cancel is not None:
-            task = asyncio.get_running_loop().create_task(self.on_cancel(run_id))
+            task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(self.on_cancel(run_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -32,7 +32,7 @@ class EngineConfig:
     n_threads: int
     parallel: int
     ctx_per_slot: int
-    n_batch: int = 256
+    n_batch: int = 64
     cache_ram_mib: int = 1024
     verbosity: int = 0
 

@@ -13,6 +13,7 @@ from ragline.domain.llm import ChatMessage, GenerationParams
 _PLAIN_ROLES = {"system": "", "user": "User: ", "assistant": "Assistant: "}
 _PLAIN_STOP = ("\nUser:", "\nAssistant:")
 _TRUNCATION_MARK = "\n[...]\n"
+COMPACT_JSON = {"whitespace_flexible": False}
 
 
 def build_request(
@@ -40,7 +41,9 @@ def build_request(
     if params.seed is not None:
         body["seed"] = params.seed
     if params.json_schema is not None:
-        body["json_schema"] = params.json_schema
+        # llguidance option: compact JSON, so whitespace neither eats the token budget nor
+        # loops forever (small models do both when any whitespace is allowed).
+        body["json_schema"] = {"x-guidance": COMPACT_JSON, **params.json_schema}
     return body
 
 

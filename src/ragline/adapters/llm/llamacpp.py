@@ -48,7 +48,10 @@ class LlamaCppProvider:
         ctx = int(opts.get("ctx_per_slot", settings.llama_ctx_per_slot))
         self.context_window = min(spec.context_window, ctx)
         self.n_threads = int(opts.get("n_threads", settings.llama_threads))
-        self.n_batch = int(opts.get("n_batch", 256))
+        # Prompt tokens per engine step. Other slots' tokens wait for the whole step, so small
+        # steps keep concurrent streams (and their cancels) responsive; measured on 2 cores,
+        # 64 reads prompts within 5% of the speed of 256 or 512.
+        self.n_batch = int(opts.get("n_batch", 64))
         self.cache_ram_mib = int(opts.get("cache_ram_mib", 1024))
         self.default_max_tokens = spec.max_tokens or settings.answer_max_tokens
         self.default_temperature = spec.temperature

@@ -91,7 +91,9 @@ class ScriptedProvider:
         deltas = self.script(messages, params)
         prompt_tokens = sum(self.count_tokens(m.content) for m in messages)
         emitted = 0
-        delay = float(directives["delay"] or 0) / 1000 if "delay" in directives else self.token_delay_s
+        delay = (
+            float(directives["delay"] or 0) / 1000 if "delay" in directives else self.token_delay_s
+        )
         for delta in deltas:
             if fail_after is not None and emitted >= fail_after:
                 raise ProviderError("scripted failure mid-stream", retryable=False)

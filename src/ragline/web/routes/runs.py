@@ -42,9 +42,14 @@ class CancelOut(BaseModel):
 
 def run_out(run: Run) -> RunOut:
     return RunOut(
-        run_id=run.id, thread_id=run.thread_id, status=run.status, model=run.model,
+        run_id=run.id,
+        thread_id=run.thread_id,
+        status=run.status,
+        model=run.model,
         usage={"prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens},
-        error=run.error, created_at=run.created_at, started_at=run.started_at,
+        error=run.error,
+        created_at=run.created_at,
+        started_at=run.started_at,
         finished_at=run.finished_at,
     )
 
@@ -61,7 +66,9 @@ def parse_cursor(last_event_id: str | None, after: str | None) -> int:
             code="invalid_last_event_id",
         ) from None
     if value < 0:
-        raise InvalidInput("Last-Event-ID / after must not be negative", code="invalid_last_event_id")
+        raise InvalidInput(
+            "Last-Event-ID / after must not be negative", code="invalid_last_event_id"
+        )
     return value
 
 
@@ -121,7 +128,9 @@ async def run_socket(websocket: WebSocket, run_id: str, after: int = 0) -> None:
     async def send_from(cursor: int) -> None:
         async for batch in follow(container.db, container.bus, run_id, cursor):
             for event in batch:
-                await websocket.send_json({"seq": event.seq, "type": event.type, "data": event.data})
+                await websocket.send_json(
+                    {"seq": event.seq, "type": event.type, "data": event.data}
+                )
         await websocket.close()
 
     try:
