@@ -42,7 +42,11 @@ PROMPT = [
 ]
 
 
+THREADS = {"n_threads": Settings().llama_threads}  # --threads overrides it for every section
+
+
 def provider(model: str, **options: Any) -> LlamaCppProvider:
+    options = {**THREADS, **options}
     spec = ModelSpec(name=model, provider="llamacpp", model=model, options=options)
     return LlamaCppProvider(spec, Settings())
 
@@ -257,6 +261,7 @@ async def main() -> None:
     parser.add_argument("--skip", default="", help="comma list: threads,prefill,concurrency")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
+    THREADS["n_threads"] = args.threads
     sections = [
         (
             "streaming efficiency",

@@ -4,6 +4,7 @@ fitting, request bodies and HTTP error mapping."""
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import aclosing
 
 import pytest
@@ -93,7 +94,11 @@ def test_llama_requests_for_chat_and_base_models() -> None:
     params = GenerationParams(temperature=0.0, json_schema={"type": "object"}, stop=("END",))
     chat = build_request(messages, params, chat=True, max_tokens=16)
     assert chat["messages"][1] == {"role": "user", "content": "hi"}
-    assert chat["json_schema"] == {"type": "object"} and chat["stop"] == ["END"]
+    grammar = chat["grammar"]
+    assert grammar.startswith("%llguidance {}\nstart: %json {") and "json_schema" not in chat
+    assert json.loads(grammar.split("%json ", 1)[1]) == {
+        "x-guidance": {"whitespace_flexible": False}, "type": "object"}
+    assert chat["stop"] == ["END"]
     plain = build_request(messages, GenerationParams(), chat=False, max_tokens=16)
     assert plain["prompt"] == plain_prompt(messages) == "sys\n\nUser: hi\n\nAssistant:"
     assert "\nUser:" in plain["stop"] and plain["max_tokens"] == 16

@@ -4,6 +4,7 @@ so the repair loop can feed them back to the model."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -12,6 +13,8 @@ from ragline.domain.schemas import Violation
 
 UUID_RE = re.compile(r"\b[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}\b", re.IGNORECASE)
 _REFERENCE_KEYS = ("block_id", "source_block_id", "target_block_id")
+_EDGE_ENDS = ("source_block_id", "target_block_id")
+MAX_ENUM = 500  # beyond this many known blocks, decoding is left unnarrowed
 
 
 def known_block_ids(context: Any) -> set[str]:
@@ -86,10 +89,34 @@ def check_pipeline(data: Any, context: Any) -> list[Violation]:
 def _dangling(edge: Any, loc: list[Any], known: set[str], where: str) -> list[Violation]:
     return [
         _violation([*loc, key], f"{key} {edge[key]} does not reference a block in {where}")
-        for key in ("source_block_id", "target_block_id")
+        for key in _EDGE_ENDS
         if str(edge[key]).lower() not in known
     ]
 
 
 def _violation(loc: list[Any], msg: str) -> Violation:
     return {"loc": loc, "msg": msg, "type": "unknown_block"}
+
+
+def narrow_edge(schema: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The edge schema with its ends limited to the context's blocks (when it names any)."""
+    known = sorted(known_block_ids(context))
+    if not 0 < len(known) <= MAX_ENUM:
+        return schema
+    narrowed = copy.deepcopy(schema)
+    for key in _EDGE_ENDS:
+        narrowed["properties"][key] = {"enum": known}
+    return narrowed
+
+
+def narrow_pipeline(schema: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The pipeline schema with block ids and edge ends limited to the context's blocks."""
+    known = sorted(known_block_ids(context))
+    if not 0 < len(known) <= MAX_ENUM:
+        return schema
+    narrowed = copy.deepcopy(schema)
+    narrowed["properties"]["blocks"]["items"] = {"enum": known}
+    edge = narrowed["$defs"]["EdgeAPIRequest"]
+    for key in _EDGE_ENDS:
+        edge["properties"][key] = {"enum": known}
+    return narrowed

@@ -11,6 +11,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ragline.domain.llm import ChatMessage, GenerationParams, ModelSpec, approx_token_count
+from ragline.services.generate import SchemaResolver, prepare_structured_run
+from ragline.services.run_options import (
+    grounded_system,
+    plain_system,
+    retrieval_top_k,
+    sampling_params,
+)
 from ragline.services.runs import Models, Prepared, RunInput
 
 log = logging.getLogger(__name__)
@@ -69,24 +76,31 @@ class AnswerPipeline:
         retriever: Retriever | None,
         prompts: Prompts,
         config: PipelineConfig,
+        schemas: SchemaResolver | None = None,
     ) -> None:
         self.models = models
         self.retriever = retriever
         self.prompts = prompts
         self.config = config
+        self.schemas = schemas
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, list[dict[str, Any]]]] = OrderedDict()
 
     async def prepare(self, run: RunInput) -> Prepared:
+        prepared = await self._prepare_answer(run)
+        if run.response_format is not None:  # structured output (API.md §4)
+            prepared = await prepare_structured_run(prepared, run, self.schemas)
+        return prepared
+
+    async def _prepare_answer(self, run: RunInput) -> Prepared:
         spec = self.models.spec(run.model)
-        params = GenerationParams(
-            max_tokens=spec.max_tokens or self.config.answer_max_tokens,
-            temperature=spec.temperature,
-        )
-        if not run.collection or self.retriever is None:
-            system = self.prompts.get("system")
+        params = sampling_params(spec, self.config.answer_max_tokens, run.options)
+        if not await self._has_documents(run):
+            system = plain_system(run.options, self.prompts.get("system"))
             return Prepared(self._fit(system, [], run, spec, params), None, params)
         query = await self.condense(run) if run.history else run.question
-        sources = await self.retrieve(run.owner_id, query, run.collection)
+        top_k = retrieval_top_k(run.options, self.config.top_k)
+        assert run.collection is not None  # _has_documents said so
+        sources = await self.retrieve(run.owner_id, query, run.collection, top_k)
         if sources:
             context_budget = self._context_budget(spec, params, run)
             sources = _fit_sources(sources, context_budget)
@@ -94,7 +108,14 @@ class AnswerPipeline:
             system = self.prompts.get("system_rag").replace("{context}", context)
         else:
             system = self.prompts.get("system_no_context")
+        system = grounded_system(run.options, system)
         return Prepared(self._fit(system, sources, run, spec, params), sources, params)
+
+    async def _has_documents(self, run: RunInput) -> bool:
+        """Plain chat without a collection, or with one that never held a chunk (version 0)."""
+        if not run.collection or self.retriever is None:
+            return False
+        return bool(await self.retriever.collection_version(run.owner_id, run.collection))
 
     async def condense(self, run: RunInput) -> str:
         """Turn a follow-up into a standalone query with one non-streamed model call."""
@@ -117,18 +138,19 @@ class AnswerPipeline:
         return f"{query} {run.question}" if query else run.question
 
     async def retrieve(
-        self, owner_id: str, query: str, collection: str
+        self, owner_id: str, query: str, collection: str, top_k: int | None = None
     ) -> list[dict[str, Any]]:
         assert self.retriever is not None
+        top_k = top_k or self.config.top_k
         version = await self.retriever.collection_version(owner_id, collection)
         if version is None:
             return []
-        key = (owner_id, collection, _normalize(query), self.config.top_k)
+        key = (owner_id, collection, _normalize(query), top_k)
         cached = self._cache.get(key)
         if cached is not None and cached[0] == version:
             self._cache.move_to_end(key)
             return [dict(s) for s in cached[1]]
-        hits = await self.retriever.search(owner_id, query, collection, self.config.top_k)
+        hits = await self.retriever.search(owner_id, query, collection, top_k)
         relevant = [h for h in hits if h.get("relevance", h["score"]) >= self.config.min_score]
         self._cache[key] = (version, relevant)
         if len(self._cache) > self.config.cache_size:
@@ -158,7 +180,8 @@ class AnswerPipeline:
             kept.append(message)
             budget -= cost
         kept.reverse()
-        return [ChatMessage("system", system), *kept, ChatMessage("user", run.question)]
+        head = [ChatMessage("system", system)] if system else []
+        return [*head, *kept, ChatMessage("user", run.question)]
 
 
 def _fit_sources(sources: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ models, with the history trimmed so that prompt and answer fit one slot's contex
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -41,10 +42,17 @@ def build_request(
     if params.seed is not None:
         body["seed"] = params.seed
     if params.json_schema is not None:
-        # llguidance option: compact JSON, so whitespace neither eats the token budget nor
-        # loops forever (small models do both when any whitespace is allowed).
-        body["json_schema"] = {"x-guidance": COMPACT_JSON, **params.json_schema}
+        body["grammar"] = json_grammar(params.json_schema)
     return body
+
+
+def json_grammar(schema: dict[str, Any]) -> str:
+    """An llguidance grammar for a JSON Schema, compact (no free whitespace).
+
+    Sent as `grammar` rather than `json_schema`: on the chat path llama.cpp would convert the
+    schema with its GBNF converter, which allows indentation that eats the token budget (and
+    with free whitespace small models can loop on newlines until the limit)."""
+    return "%llguidance {}\nstart: %json " + json.dumps({"x-guidance": COMPACT_JSON, **schema})
 
 
 def plain_prompt(messages: Sequence[ChatMessage]) -> str:
