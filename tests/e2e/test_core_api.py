@@ -261,3 +261,23 @@ def test_killed_server_leaves_run_failed_interrupted_with_events_kept(
         assert tokens[:20] == before
         messages = client.get(f"/api/threads/{thread_id}/messages").json()["items"]
         assert messages[-1]["role"] == "assistant" and messages[-1]["state"] == "failed"
+
+
+def test_keepalive_ping_is_a_bare_comment_that_clients_do_not_see_as_an_event(
+    make_server, database_url
+) -> None:
+    """Regression: a ping ending in a blank line made httpx-sse report empty events."""
+    server = make_server(database_url, RAGLINE_SSE_PING_SECONDS="1")
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        thread_id = start_thread(client)
+        run_id = post(client, thread_id, "[[delay:1300]] [[say:slow tokens here]]").json()["run_id"]
+        log = events(client, run_id)
+        assert all(e["type"] != "message" for e in log)
+        assert "".join(e["data"]["delta"] for e in log if e["type"] == "token") == "slow tokens here"
+        raw = client.get(f"/api/runs/{run_id}/events").text
+        assert raw.startswith("id: 1\n")
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        run_id = post(client, start_thread(client), "[[delay:1300]] [[say:a b]]").json()["run_id"]
+        with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+            body = "".join(response.iter_text())
+        assert ": ping\n" in body and ": ping\n\n" not in body

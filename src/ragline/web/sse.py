@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
 from ragline.domain.runs import RunEventRecord
@@ -31,11 +32,26 @@ def run_event_frames(batch: Sequence[RunEventRecord]) -> bytes:
     return "".join(f"id: {e.seq}\nevent: {e.type}\ndata: {e.encoded()}\n\n" for e in batch).encode()
 
 
+class _Ping(ServerSentEvent):
+    """`: ping` as a bare comment line, with no blank line after it.
+
+    A blank line would end an (empty) event: spec-following parsers ignore that, but some
+    clients (httpx-sse among them) then report a spurious event carrying the last id.
+    """
+
+    def encode(self) -> bytes:
+        return b": ping\n"
+
+
 def event_stream(content: AsyncIterator[bytes], ping_seconds: float) -> EventSourceResponse:
     """Producer, keep-alive ping and disconnect watcher run together; the first to end wins.
 
     A client that goes away only ends this stream; the run itself goes on.
     """
     return EventSourceResponse(
-        content, ping=int(max(1, ping_seconds)), sep="\n", headers=SSE_HEADERS
+        content,
+        ping=max(1.0, ping_seconds),
+        sep="\n",
+        headers=SSE_HEADERS,
+        ping_message_factory=_Ping,
     )
