@@ -148,8 +148,9 @@ def test_active_run_conflict_enqueue_and_interrupt(make_server, database_url) ->
 
         queued = post(client, thread_id, "[[tokens:10]] two", params={"on_active": "enqueue"})
         assert queued.status_code == 202 and queued.json()["status"] == "queued"
-        interrupting = post(client, thread_id, "[[tokens:10]] three",
-                            params={"on_active": "interrupt"})
+        interrupting = post(
+            client, thread_id, "[[tokens:10]] three", params={"on_active": "interrupt"}
+        )
         assert interrupting.status_code == 202
         assert wait_finished(client, first)["status"] == "cancelled"
         assert wait_finished(client, queued.json()["run_id"])["status"] == "cancelled"
@@ -194,11 +195,15 @@ def test_bad_input_gets_contract_errors_never_500(live_server) -> None:
         thread_id = start_thread(client)
         assert post(client, thread_id, "   ").status_code == 422
         assert post(client, thread_id, "x" * (32 * 1024 + 1)).status_code == 422
-        bad_json = client.post(f"/api/threads/{thread_id}/messages", content=b"{not json",
-                               headers={"content-type": "application/json"})
+        bad_json = client.post(
+            f"/api/threads/{thread_id}/messages",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        )
         assert bad_json.status_code == 422 and "error" in bad_json.json()
-        unknown_model = client.post(f"/api/threads/{thread_id}/messages",
-                                    json={"content": "hi", "model": "no-such-model"})
+        unknown_model = client.post(
+            f"/api/threads/{thread_id}/messages", json={"content": "hi", "model": "no-such-model"}
+        )
         assert unknown_model.status_code == 400
         assert unknown_model.json()["error"]["code"] == "unknown_model"
 
@@ -273,7 +278,9 @@ def test_keepalive_ping_is_a_bare_comment_that_clients_do_not_see_as_an_event(
         run_id = post(client, thread_id, "[[delay:1300]] [[say:slow tokens here]]").json()["run_id"]
         log = events(client, run_id)
         assert all(e["type"] != "message" for e in log)
-        assert "".join(e["data"]["delta"] for e in log if e["type"] == "token") == "slow tokens here"
+        assert (
+            "".join(e["data"]["delta"] for e in log if e["type"] == "token") == "slow tokens here"
+        )
         raw = client.get(f"/api/runs/{run_id}/events").text
         assert raw.startswith("id: 1\n")
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
