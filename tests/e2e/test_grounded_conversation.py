@@ -50,7 +50,8 @@ def ask(client: httpx.Client, thread_id: str, content: str) -> list[tuple[str, d
     log: list[tuple[str, dict[str, Any]]] = []
     with connect_sse(client, "GET", f"/api/runs/{posted.json()['run_id']}/events") as source:
         for sse in source.iter_sse():
-            log.append((sse.event, json.loads(sse.data)))
+            if sse.data:  # not a keep-alive
+                log.append((sse.event, json.loads(sse.data)))
     assert log[-1] == ("done", {"status": "done"}), log[-3:]
     return log
 

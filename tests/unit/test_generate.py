@@ -163,9 +163,11 @@ def test_extract_json_finds_the_value_in_prose_and_fences() -> None:
         extract_json("no json [here")
 
 
-def test_a_cut_off_answer_is_reported_as_such_not_as_an_inner_value() -> None:
+@pytest.mark.parametrize("prefix", ["", "```json\n", "Here it is: "])
+def test_a_cut_off_answer_is_reported_as_such_not_as_an_inner_value(prefix: str) -> None:
+    cut = '{"name": "p", "edges": [{"source_block_id": "a", "edge_type": "x"}, {"source_'
     with pytest.raises(ValueError, match="stops early"):
-        extract_json('{"name": "p", "blocks": ["a", "b"], "edges": [{"source_block_id": "a')
+        extract_json(prefix + cut)
 
 
 async def test_registered_schemas_are_validated_with_json_schema() -> None:

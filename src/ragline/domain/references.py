@@ -1,6 +1,7 @@
 """Semantic checks for seed 002's graph objects: edges may only reference blocks that exist,
 either in the context the caller gave or in the same answer. Violations read like schema errors,
-so the repair loop can feed them back to the model."""
+so the repair loop can feed them back to the model. For constrained decoding the schemas are
+also narrowed to the known ids, so the model cannot mistype or invent one."""
 
 from __future__ import annotations
 

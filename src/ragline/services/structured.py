@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from ragline.domain.llm import ChatMessage
@@ -69,36 +68,52 @@ def check_output(
 
 
 def extract_json(text: str) -> Any:
-    """The JSON value in a model's answer: the whole text, a fenced block, or the longest object
-    or array embedded in prose (models without constrained decoding like to add words)."""
-    stripped = text.strip()
-    if not stripped:
+    """The JSON value in a model's answer: the whole text, a fenced block, or the longest value
+    embedded in prose (models without constrained decoding like to add words).
+
+    An answer cut off mid-value is reported as such, never mistaken for a value nested in it.
+    """
+    body = _unfence(text.strip())
+    if not body:
         raise ValueError("the answer is empty, expected a JSON value")
-    candidates = [stripped, *(m.strip() for m in _FENCE.findall(stripped))]
-    errors: list[json.JSONDecodeError] = []
-    for candidate in candidates:
-        try:
-            return json.loads(candidate)
-        except json.JSONDecodeError as exc:
-            errors.append(exc)
-    if stripped[0] not in "{[":  # prose around the value: take the longest value found in it
-        found = list(_embedded_values(stripped))
-        if found:
-            return max(found, key=lambda span_value: span_value[0])[1]
-    error = errors[0]
-    cut_off = error.pos >= len(stripped) - 1 or error.msg.startswith("Unterminated string")
-    hint = " (it stops early: keep the answer shorter)" if cut_off else ""
-    raise ValueError(f"the answer is not valid JSON: {error}{hint}")
-
-
-def _embedded_values(text: str) -> Iterator[tuple[int, Any]]:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        if body[0] in "{[":
+            raise _not_json(body, exc) from None
+        first_error = exc
+    found: list[tuple[int, Any]] = []
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"[{\[]", text):
+    for match in re.finditer(r"[{\[]", body):
         try:
-            value, end = decoder.raw_decode(text, match.start())
-        except ValueError:
+            value, end = decoder.raw_decode(body, match.start())
+        except json.JSONDecodeError as exc:
+            if _cut_off(body, exc):
+                raise _not_json(body, exc) from None
             continue
-        yield end - match.start(), value
+        found.append((end - match.start(), value))
+    if found:
+        return max(found, key=lambda length_value: length_value[0])[1]
+    raise _not_json(body, first_error)
+
+
+def _unfence(text: str) -> str:
+    """The content of the first ``` fence, also when the answer ends before the fence closes."""
+    fenced = _FENCE.search(text)
+    if fenced is not None:
+        return fenced.group(1).strip()
+    if text.startswith("```"):
+        return text.partition("\n")[2].strip()
+    return text
+
+
+def _cut_off(text: str, error: json.JSONDecodeError) -> bool:
+    return error.pos >= len(text) - 1 or error.msg.startswith("Unterminated string")
+
+
+def _not_json(text: str, error: json.JSONDecodeError) -> ValueError:
+    hint = " (it stops early: keep the answer shorter)" if _cut_off(text, error) else ""
+    return ValueError(f"the answer is not valid JSON: {error}{hint}")
 
 
 def summary(violations: list[Violation]) -> str:
