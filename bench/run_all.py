@@ -17,7 +17,7 @@ BENCHES = {
     "llm": ["bench_llm.py", "--tokens", "64", "--rounds", "3"],
     "sse_model": ["bench_sse_model.py", "--tokens", "64", "--rounds", "3"],
     "documents": ["bench_documents.py"],
-    "structured": ["bench_structured.py", "--max-tokens", "200"],
+    "structured": ["bench_structured.py", "--max-tokens", "640"],
 }
 
 
