@@ -42,7 +42,7 @@ PROMPT = [
 ]
 
 
-THREADS = {"n_threads": Settings().llama_threads}  # --threads overrides it for every section
+THREADS = {"n_threads": Settings().engine_threads}  # --threads overrides it for every section
 
 
 def provider(model: str, **options: Any) -> LlamaCppProvider:
@@ -257,7 +257,7 @@ async def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-1.5b-instruct", choices=PACKAGED_MODELS)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=Settings().llama_threads)
+    parser.add_argument("--threads", type=int, default=Settings().engine_threads)
     parser.add_argument("--skip", default="", help="comma list: threads,prefill,concurrency")
     args = parser.parse_args()
     skip = set(args.skip.split(","))

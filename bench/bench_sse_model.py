@@ -47,7 +47,7 @@ def raw_engine(model: str, tokens: int) -> tuple[Any, dict[str, Any]]:
     params.n_parallel = shape.parallel
     params.n_ctx = shape.parallel * shape.context_window
     params.n_batch = params.n_ubatch = shape.n_batch
-    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = settings.llama_threads
+    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = settings.engine_threads
     params.verbosity = 0
     server = xllamacpp.Server(params)
     prompt = [ChatMessage("system", SYSTEM), ChatMessage("user", QUESTION)]

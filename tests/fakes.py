@@ -26,6 +26,7 @@ class FakeModels:
         self.provider = ScriptedProvider(token_delay_s=token_delay_s)
         self.calls: list[list[ChatMessage]] = []
         self.completions: list[str] = []
+        self.rate: float | None = None
 
     def names(self) -> list[str]:
         return ["scripted"]
@@ -34,6 +35,9 @@ class FakeModels:
         if name != "scripted":
             raise InvalidInput(f"unknown model {name!r}", code="unknown_model")
         return ModelSpec(name="scripted", provider="scripted", context_window=32768)
+
+    def prompt_rate(self, name: str) -> float | None:
+        return self.rate
 
     def stream(
         self, name: str, messages: Sequence[ChatMessage], params: GenerationParams

@@ -138,6 +138,9 @@ def build_container(
             top_k=settings.retrieval_top_k,
             min_score=settings.retrieval_min_score,
             answer_max_tokens=settings.answer_max_tokens,
+            target_wait=settings.answer_target_wait_seconds,
+            passage_tokens_min=settings.passage_tokens_min,
+            passage_tokens_max=settings.passage_tokens_max,
         ),
         schemas=SchemaRegistry(db),
     )

@@ -43,7 +43,14 @@ class Settings(BaseSettings):
     event_flush_max_batch: int = 2000
 
     # Local engine
-    llama_threads: int = 1  # measured: on 2 shared cores 1 thread decodes ~9x faster than 2
+    # Engine threads for decoding and for prompt reading (unset: one per core). Measured on an
+    # idle 2-core machine: 2 threads decode 1.7x and read prompts 1.6-1.8x faster than 1
+    # (bench/bench_answer_speed.py; the old "1 beats 2" figure was taken under heavy load).
+    llama_threads: int | None = Field(default=None, ge=1)
+    llama_batch_threads: int | None = Field(default=None, ge=1)
+    # Prompt tokens per engine step. Larger steps read prompts faster, but other slots' decoding
+    # and a cancel wait for the whole step; see bench/bench_answer_speed.py for the sweep.
+    llama_n_batch: int = Field(default=256, ge=16)
     llama_parallel: int = 2
     llama_ctx_per_slot: int = 4096
     llama_queue_limit: int = 64
@@ -62,6 +69,13 @@ class Settings(BaseSettings):
     retrieval_top_k: int = 5
     retrieval_min_score: float = 0.30  # cosine; all-MiniLM: real questions ≥ 0.42, unrelated ≤ 0.20
     prompts_dir: Path | None = None
+    # Passages get the tokens the engine reads within this many seconds at its measured prompt
+    # rate (bounded by passage_tokens_min/max), so the first token comes within a set wait.
+    # Facts of the eval set found in the passages, by budget (each passage trimmed to 220):
+    # 400: 90%, 700: 96%, 1,000 untrimmed: 98%; the knee is at ~700 (bench/RESULTS.md).
+    answer_target_wait_seconds: float = Field(default=20.0, gt=0)
+    passage_tokens_min: int = Field(default=400, ge=50)
+    passage_tokens_max: int = Field(default=800, ge=50)
     answer_max_tokens: int = 512
 
     # Rate limiting: requests per minute per principal (0 = off)
@@ -97,6 +111,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'ragline.db').resolve()}"
+
+    @property
+    def engine_threads(self) -> int:
+        return self.llama_threads or max(1, os.cpu_count() or 1)
 
     @property
     def is_postgres(self) -> bool:

@@ -34,6 +34,7 @@ class TextDelta:
 class Usage:
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # prompt tokens the engine served from its cache instead of reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,21 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptProgress:
+    """The engine is reading the prompt: `processed` of `total` tokens, `cached` of them reused."""
+
+    processed: int
+    total: int
+    cached: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """Progress over the tokens that really have to be read (the cached ones are free)."""
+        todo = self.total - self.cached
+        return 1.0 if todo <= 0 else max(0.0, min(1.0, (self.processed - self.cached) / todo))
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSwitched:
     """Emitted by the registry when a fallback model takes over before the first token."""
 
@@ -56,7 +72,7 @@ class ModelSwitched:
     reason: str
 
 
-ProviderEvent = TextDelta | Usage | Finish | Queued | ModelSwitched
+ProviderEvent = TextDelta | Usage | Finish | Queued | PromptProgress | ModelSwitched
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +94,7 @@ class ModelProvider(Protocol):
     name: str
     capabilities: Capabilities
     context_window: int
+    prompt_rate: float | None  # prompt tokens read per second when measured (local engines)
 
     def stream(
         self, messages: Sequence[ChatMessage], params: GenerationParams

@@ -148,6 +148,11 @@ class ModelRegistry:
                 await self._sleep(delay)
         raise error
 
+    def prompt_rate(self, name: str) -> float | None:
+        """Prompt tokens/s the model's engine has measured (None for remote or unused models)."""
+        provider = self._providers.get(name)
+        return provider.prompt_rate if provider is not None else None
+
     async def complete(
         self, name: str, messages: Sequence[ChatMessage], params: GenerationParams
     ) -> tuple[str, Usage, str]:

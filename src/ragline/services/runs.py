@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from ragline.domain.llm import (
     Finish,
     GenerationParams,
     ModelSwitched,
+    PromptProgress,
     ProviderEvent,
     Queued,
     TextDelta,
@@ -53,6 +54,8 @@ class RunInput:
     # The thread's metadata: `system` (replaces the default system prompt), `sampling`
     # (max_tokens, temperature, top_p, stop, seed) and `top_k`; see pipeline.run_params.
     options: dict[str, Any] = field(default_factory=dict)
+    # The stored `sources` of each history message (assistant answers), index for index.
+    history_sources: list[list[dict[str, Any]] | None] = field(default_factory=list)
 
 
 @dataclass
@@ -66,7 +69,9 @@ class Prepared:
 
 
 class Pipeline(Protocol):
-    async def prepare(self, run: RunInput) -> Prepared: ...
+    async def prepare(
+        self, run: RunInput, report: Callable[[str], Awaitable[None]]
+    ) -> Prepared: ...
 
 
 @dataclass
@@ -98,11 +103,8 @@ async def load_run_input(session: AsyncSession, run_id: str) -> RunInput:
         .where(Message.created_at <= question_msg.created_at)
         .order_by(Message.created_at, Message.id)
     )
-    history = [
-        ChatMessage("user" if m.role == "user" else "assistant", m.content)
-        for m in rows
-        if m.content
-    ]
+    stored = [m for m in rows if m.content]
+    history = [ChatMessage("user" if m.role == "user" else "assistant", m.content) for m in stored]
     return RunInput(
         run_id=run.id,
         thread_id=run.thread_id,
@@ -113,6 +115,7 @@ async def load_run_input(session: AsyncSession, run_id: str) -> RunInput:
         collection=run.collection if run.collection is not None else thread.collection,
         response_format=run.response_format,
         options=dict(thread.meta or {}),
+        history_sources=[m.sources if m.role != "user" else None for m in stored],
     )
 
 
@@ -145,8 +148,12 @@ async def execute_run(
         )
 
     await writer.commit_with([started], mark_running)
+
+    async def report(stage: str) -> None:
+        writer.append(run_id, "status", {"status": RUNNING, "stage": stage})
+
     try:
-        prepared = await ctx.pipeline.prepare(run_input)
+        prepared = await ctx.pipeline.prepare(run_input, report)
         if prepared.sources is not None:
             progress.sources = prepared.sources
             writer.append(run_id, "sources", {"sources": prepared.sources})
@@ -155,14 +162,21 @@ async def execute_run(
             async for event in stream:
                 if isinstance(event, TextDelta):
                     if event.text:
+                        if not progress.parts:
+                            await report("generating")
                         progress.parts.append(event.text)
                         writer.append(run_id, "token", {"delta": event.text})
+                elif isinstance(event, PromptProgress):
+                    writer.append(run_id, "status", {
+                        "status": RUNNING, "stage": "reading",
+                        "progress": round(event.fraction, 3),
+                    })
                 elif isinstance(event, Usage):
                     progress.usage = event
                 elif isinstance(event, Queued):
-                    writer.append(
-                        run_id, "status", {"status": "queued", "position": event.position}
-                    )
+                    writer.append(run_id, "status", {
+                        "status": "queued", "stage": "queued", "position": event.position,
+                    })
                 elif isinstance(event, ModelSwitched):
                     progress.model = event.model
                 elif isinstance(event, Finish) and event.reason == "length":
@@ -230,6 +244,7 @@ async def finish_run(
             "usage": {
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
+                "cached_tokens": usage.cached_tokens,
             },
             "model": model,
         }

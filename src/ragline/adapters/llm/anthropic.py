@@ -37,6 +37,7 @@ _FINISH = {"max_tokens": "length", "model_context_window_exceeded": "length"}
 
 class AnthropicProvider:
     capabilities = Capabilities(streaming=True, json_schema=True)
+    prompt_rate: float | None = None  # remote or instant: no prompt-reading rate to plan with
 
     def __init__(self, spec: ModelSpec, *, http_client: Any = None) -> None:
         self.name = spec.name

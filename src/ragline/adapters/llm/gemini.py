@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 class GeminiProvider:
     capabilities = Capabilities(streaming=True, json_schema=True)
+    prompt_rate: float | None = None  # remote or instant: no prompt-reading rate to plan with
 
     def __init__(
         self, spec: ModelSpec, *, transport: httpx.AsyncBaseTransport | None = None

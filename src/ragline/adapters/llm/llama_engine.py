@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ragline.domain.errors import ProviderError
-from ragline.domain.llm import Finish, ProviderEvent, TextDelta, Usage
+from ragline.domain.llm import Finish, PromptProgress, ProviderEvent, TextDelta, Usage
 
 
 class ContextOverflow(ProviderError):
@@ -32,7 +32,8 @@ class EngineConfig:
     n_threads: int
     parallel: int
     ctx_per_slot: int
-    n_batch: int = 64
+    n_batch: int = 128
+    n_threads_batch: int | None = None  # prompt reading; default: n_threads
     cache_ram_mib: int = 1024
     verbosity: int = 0
 
@@ -47,6 +48,7 @@ class LlamaEngine:
         self.config = config
         self._server: Any = None
         self._lock = threading.Lock()
+        self._prompt_rate: float | None = None
 
     @property
     def is_loaded(self) -> bool:
@@ -66,7 +68,7 @@ class LlamaEngine:
             params.n_batch = cfg.n_batch
             params.n_ubatch = cfg.n_batch
             params.cpuparams.n_threads = cfg.n_threads
-            params.cpuparams_batch.n_threads = cfg.n_threads
+            params.cpuparams_batch.n_threads = cfg.n_threads_batch or cfg.n_threads
             params.cache_ram_mib = cfg.cache_ram_mib
             params.verbosity = cfg.verbosity
             params.endpoint_metrics = True
@@ -97,6 +99,18 @@ class LlamaEngine:
                     continue
         return out
 
+    @property
+    def prompt_rate(self) -> float | None:
+        """Prompt tokens read per second, a moving average over real requests (None before)."""
+        return self._prompt_rate
+
+    def _observe(self, timings: dict[str, Any]) -> None:
+        n, ms = timings.get("prompt_n") or 0, timings.get("prompt_ms") or 0.0
+        if n >= 32 and ms > 0:  # a few tokens say little about the rate of a long prompt
+            rate = n / (ms / 1000)
+            old = self._prompt_rate
+            self._prompt_rate = rate if old is None else 0.7 * old + 0.3 * rate
+
     def close(self) -> None:
         with self._lock:
             server, self._server = self._server, None
@@ -112,11 +126,18 @@ class LlamaEngine:
             return
         finish: list[str] = []
         usage: list[Usage] = []
+        timings: list[dict[str, Any]] = []
         failed: list[ProviderError] = []
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
+            # Returning True stops the request. Progress chunks arrive after every prompt batch,
+            # so a cancel also stops the prompt reading, not only the decoding.
             if cancelled.is_set():
                 return True
+            if "prompt_progress" in chunk:
+                p = chunk["prompt_progress"]
+                emit(PromptProgress(int(p["processed"]), int(p["total"]), int(p.get("cache", 0))))
+                return False
             if "error" in chunk:
                 failed.append(_engine_error(chunk["error"]))
                 return True
@@ -130,7 +151,12 @@ class LlamaEngine:
                     finish.append(choice["finish_reason"])
             if chunk.get("usage"):
                 u = chunk["usage"]
-                usage.append(Usage(int(u["prompt_tokens"]), int(u["completion_tokens"])))
+                cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+                usage.append(
+                    Usage(int(u["prompt_tokens"]), int(u["completion_tokens"]), int(cached))
+                )
+            if chunk.get("timings"):
+                timings.append(chunk["timings"])
             return cancelled.is_set()
 
         try:
@@ -138,6 +164,8 @@ class LlamaEngine:
             handler(body, on_chunk)
         except Exception as exc:
             failed.append(ProviderError(f"local engine failure: {exc}", retryable=True))
+        if timings:
+            self._observe(timings[-1])
         if failed:
             emit(failed[0])
         elif not cancelled.is_set():

@@ -26,6 +26,7 @@ def build_request(
         "stream_options": {"include_usage": True},
         "max_tokens": max_tokens,
         "cache_prompt": True,
+        "return_progress": True,  # prompt-reading progress; also lets a cancel stop the reading
     }
     stop = list(params.stop)
     if chat:

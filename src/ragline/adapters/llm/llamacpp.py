@@ -47,11 +47,11 @@ class LlamaCppProvider:
         self.parallel = int(opts.get("parallel", settings.llama_parallel))
         ctx = int(opts.get("ctx_per_slot", settings.llama_ctx_per_slot))
         self.context_window = min(spec.context_window, ctx)
-        self.n_threads = int(opts.get("n_threads", settings.llama_threads))
-        # Prompt tokens per engine step. Other slots' tokens wait for the whole step, so small
-        # steps keep concurrent streams (and their cancels) responsive; measured on 2 cores,
-        # 64 reads prompts within 5% of the speed of 256 or 512.
-        self.n_batch = int(opts.get("n_batch", 64))
+        self.n_threads = int(opts.get("n_threads", settings.engine_threads))
+        self.n_threads_batch = int(
+            opts.get("n_threads_batch", settings.llama_batch_threads or self.n_threads)
+        )
+        self.n_batch = int(opts.get("n_batch", settings.llama_n_batch))
         self.cache_ram_mib = int(opts.get("cache_ram_mib", 1024))
         self.default_max_tokens = spec.max_tokens or settings.answer_max_tokens
         self.default_temperature = spec.temperature
@@ -102,6 +102,7 @@ class LlamaCppProvider:
                 config = EngineConfig(
                     model_path=ensure_model_file(self.model, self.settings),
                     n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads_batch,
                     parallel=self.parallel,
                     ctx_per_slot=self.context_window,
                     n_batch=self.n_batch,
@@ -109,6 +110,11 @@ class LlamaCppProvider:
                 )
                 self._engine = LlamaEngine(config)
             self._engine.load()
+
+    @property
+    def prompt_rate(self) -> float | None:
+        """Prompt tokens the engine reads per second, measured on real requests."""
+        return self._engine.prompt_rate if self._engine is not None else None
 
     def count_tokens(self, text: str) -> int:
         """An estimate calibrated on the engine's own prompt counts (exact counting would mean a

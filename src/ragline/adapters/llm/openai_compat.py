@@ -36,6 +36,7 @@ _FINISH = {"stop": "stop", "length": "length", "content_filter": "stop", "tool_c
 
 class OpenAICompatProvider:
     capabilities = Capabilities(streaming=True, json_schema=True)
+    prompt_rate: float | None = None  # remote or instant: no prompt-reading rate to plan with
 
     def __init__(self, spec: ModelSpec, *, http_client: Any = None) -> None:
         self.name = spec.name

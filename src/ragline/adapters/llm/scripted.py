@@ -48,6 +48,7 @@ _RAW_JSON = re.compile(r"\[\[json:(.*)\]\]", re.DOTALL)  # up to the last ]]
 class ScriptedProvider:
     name = "scripted"
     capabilities = Capabilities(streaming=True, json_schema=True)
+    prompt_rate: float | None = None  # remote or instant: no prompt-reading rate to plan with
 
     def __init__(self, *, token_delay_s: float = 0.0, context_window: int = 32768) -> None:
         self.token_delay_s = token_delay_s

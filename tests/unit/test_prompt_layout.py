@@ -1,0 +1,108 @@
+"""The grounded prompt: append-only across turns (so the engine's cache serves it), budgeted
+passages, and follow-ups searched together with the question before them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ragline.domain.llm import ChatMessage
+from ragline.services.passages import passage_budget, select_passages, trim_passage
+from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
+from ragline.services.prompt_layout import Turn, layout
+from ragline.services.runs import RunInput
+from tests.fakes import FakeModels
+
+LONG = " ".join(f"Filler sentence number {i} about nothing in particular." for i in range(40))
+
+
+class FakeRetriever:
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    async def search(
+        self, owner_id: str, query: str, collection: str | None, top_k: int, mode: str = "hybrid"
+    ) -> list[dict[str, Any]]:
+        self.queries.append(query)
+        topic = query.split()[-1].strip("?")
+        return [
+            {"chunk_id": f"{topic}-{i}", "document_id": "d", "source": f"{topic}.html",
+             "title": topic.title(), "page": None, "heading": "Usage",
+             "text": f"The {topic} passage {i} says {topic} matters. {LONG}", "score": 1.0 - i / 10,
+             "relevance": 0.8}
+            for i in range(3)
+        ]
+
+    async def collection_version(self, owner_id: str, collection: str) -> int | None:
+        return 1
+
+
+def run_input(question: str, history: list[ChatMessage], sources: list[Any]) -> RunInput:
+    return RunInput(
+        run_id="r", thread_id="t", owner_id="o", model="scripted", question=question,
+        history=history, collection="docs", response_format=None, history_sources=sources,
+    )
+
+
+def test_next_turn_prompt_begins_with_the_previous_prompt_and_its_answer() -> None:
+    retriever = FakeRetriever()
+    pipeline = AnswerPipeline(FakeModels(), retriever, Prompts(), PipelineConfig())
+    first = asyncio.run(pipeline.prepare(run_input("What about zipfile?", [], [])))
+    assert first.messages[0].role == "system" and first.sources
+    history = [ChatMessage("user", "What about zipfile?"), ChatMessage("assistant", "It is [1].")]
+    second = asyncio.run(
+        pipeline.prepare(run_input("And vacuum?", history, [None, first.sources]))
+    )
+    n = len(first.messages)
+    assert second.messages[:n] == first.messages
+    assert second.messages[n] == ChatMessage("assistant", "It is [1].")
+    assert "Question: And vacuum?" in second.messages[-1].content
+
+
+def test_follow_up_is_searched_with_the_question_before_it() -> None:
+    retriever = FakeRetriever()
+    pipeline = AnswerPipeline(FakeModels(), retriever, Prompts(), PipelineConfig())
+    history = [ChatMessage("user", "Does zipfile support encryption?"),
+               ChatMessage("assistant", "Yes [1].")]
+    asyncio.run(pipeline.prepare(run_input("Which algorithm does it use?", history, [None, []])))
+    assert retriever.queries == ["Does zipfile support encryption? Which algorithm does it use?"]
+
+
+def test_full_window_drops_the_oldest_passages_before_whole_turns() -> None:
+    passages = [{"text": "x " * 400, "title": "T", "page": 1}]
+    past = [Turn(f"q{i}", f"a{i}", passages=list(passages)) for i in range(3)]
+    current = Turn("now", passages=list(passages))
+
+    def count(text: str) -> int:
+        return len(text) // 4
+
+    roomy = layout("sys", past, current, 10_000, count)
+    assert sum("Passages:" in m.content for m in roomy) == 4
+    tight = layout("sys", past, current, 700, count)
+    contents = [m.content for m in tight]
+    assert contents[1] == "Question: q0" and "a0" in contents  # passages gone, turn kept
+    assert "Passages:" in contents[-1]  # the current turn keeps its passages
+    tiny = layout("sys", past, current, 100, count)
+    assert [m.role for m in tiny] == ["system", "user"]
+
+
+def test_passages_are_deduplicated_trimmed_around_the_match_and_budgeted() -> None:
+    base = {"document_id": "d", "source": "s", "title": "T", "page": None, "relevance": 0.9}
+    text = f"Heading line\n{LONG} The checkpoint runs after 1000 pages. {LONG}"
+    hits = [
+        {**base, "chunk_id": "1", "text": text, "score": 0.9},
+        {**base, "chunk_id": "2", "text": text + " extra", "score": 0.8},  # near-duplicate
+        {**base, "chunk_id": "3", "text": "Short other passage.", "score": 0.7},
+    ]
+    chosen = select_passages(hits, "when does the checkpoint run?", 400, 60)
+    assert [c["chunk_id"] for c in chosen] == ["1", "3"]
+    assert "checkpoint runs after 1000 pages" in chosen[0]["text"]
+    assert chosen[0]["text"].startswith("Heading line\n")
+    assert len(chosen[0]["text"]) < len(text) / 4
+    assert trim_passage("short", frozenset(), 50) == "short"
+
+
+def test_passage_budget_follows_the_engines_prompt_rate() -> None:
+    assert passage_budget(None, 20, 400, 800) == 800
+    assert passage_budget(10.0, 20, 400, 800) == 400
+    assert passage_budget(30.0, 20, 400, 800) == 600
