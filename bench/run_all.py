@@ -18,6 +18,7 @@ BENCHES = {
     "sse_model": ["bench_sse_model.py", "--tokens", "64", "--rounds", "3"],
     "documents": ["bench_documents.py"],
     "structured": ["bench_structured.py", "--max-tokens", "640"],
+    "answer_speed": ["bench_answer_speed.py", "--sweep", "--beside-ingest"],
 }
 
 

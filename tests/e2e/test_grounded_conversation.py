@@ -91,12 +91,20 @@ def test_grounded_conversation_cites_follows_up_and_declines(
         assert final["sources"][0]["source"] == "zipfile.html"
         cited = citations(final["content"])
         assert cited and all(1 <= n <= len(final["sources"]) for n in cited), final["content"]
+        stages = [d.get("stage") for e, d in log if e == "status"]
+        assert {"retrieving", "reading", "generating"} <= set(stages), stages
+        reading = [d["progress"] for e, d in log if e == "status" and d.get("stage") == "reading"]
+        assert reading == sorted(reading) and reading[-1] == 1.0
 
-        # "it" is the zipfile module: the condensed query must find its page again
+        # "it" is the zipfile module: searched together with the question before it, the
+        # follow-up finds its page again; the engine reads only the new turn
         log = ask(client, thread_id, "Which compression algorithm does it support?")
         _, streamed = first(log, "sources")
         assert "zipfile.html" in {s["source"] for s in streamed["sources"]}
-        assert "deflate" in first(log, "final")[1]["content"].lower()
+        _, final = first(log, "final")
+        assert "deflate" in final["content"].lower()
+        usage = final["usage"]
+        assert usage["cached_tokens"] >= usage["prompt_tokens"] / 2, usage
 
         log = ask(client, new_thread(client), "How long should I boil an egg to get a soft yolk?")
         _, final = first(log, "final")

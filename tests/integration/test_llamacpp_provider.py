@@ -21,6 +21,7 @@ from ragline.domain.llm import (
     Finish,
     GenerationParams,
     ModelSpec,
+    PromptProgress,
     ProviderEvent,
     Queued,
     TextDelta,
@@ -95,6 +96,48 @@ async def test_closing_the_stream_stops_decoding_within_200ms(gemma: LlamaCppPro
     metrics = gemma.engine_metrics()
     assert metrics["llamacpp:requests_processing"] == 0
     assert metrics["llamacpp:tokens_predicted_total"] - before <= len(received) + 3
+
+
+async def test_a_repeated_prefix_is_served_from_the_engine_cache(
+    gemma: LlamaCppProvider,
+) -> None:
+    prefix = [ChatMessage("user", "Numbers: " + ", ".join(str(i) for i in range(120)))]
+    first = await collect(gemma, prefix, max_tokens=2, temperature=0.0)
+    longer = [ChatMessage("user", prefix[0].content + ", 120, 121, 122,")]
+    second = await collect(gemma, longer, max_tokens=2, temperature=0.0)
+    used = [next(e for e in run if isinstance(e, Usage)) for run in (first, second)]
+    assert used[1].cached_tokens >= used[0].prompt_tokens // 2, used
+    progress = [e for e in second if isinstance(e, PromptProgress)]
+    assert progress and progress[-1].processed == progress[-1].total
+    assert progress[0].cached == used[1].cached_tokens
+
+
+async def test_cancel_while_the_prompt_is_read_stops_the_reading(model_dir: Path) -> None:
+    settings = Settings(model_dir=model_dir, llama_threads=1, llama_parallel=1)
+    options = {"n_batch": 32, "ctx_per_slot": 2048}
+    spec = ModelSpec(name="gemma-3-270m", provider="llamacpp", model="gemma-3-270m",
+                     options=options)
+    provider = LlamaCppProvider(spec, settings)
+    try:
+        long_prompt = [ChatMessage("user", "lorem ipsum dolor " * 300 + "count:")]
+        stream = provider.stream(long_prompt, GenerationParams(max_tokens=4))
+        seen: list[PromptProgress] = []
+        async for event in stream:
+            if isinstance(event, PromptProgress):
+                seen.append(event)
+                if event.processed > 0:
+                    break
+        await stream.aclose()
+        for _ in range(600):  # the reading stops after the batch in progress
+            metrics = provider.engine_metrics()
+            if provider.queue == (0, 0) and metrics["llamacpp:requests_processing"] == 0:
+                break
+            await asyncio.sleep(0.1)
+        batches = seen[-1].total / 32
+        assert metrics["llamacpp:requests_processing"] == 0
+        assert metrics["llamacpp:n_decode_total"] < batches / 3, (metrics, batches)
+    finally:
+        await provider.aclose()
 
 
 async def test_two_concurrent_runs_use_both_slots_and_a_third_waits(

@@ -126,13 +126,14 @@ class _Reply:
         completion_tokens = answer.usage.get("completion_tokens", 0)
         return "length" if limit is not None and completion_tokens >= limit else "stop"
 
-    def usage(self, answer: Answer) -> dict[str, int]:
+    def usage(self, answer: Answer) -> dict[str, Any]:
         prompt = answer.usage.get("prompt_tokens", 0)
         completion = answer.usage.get("completion_tokens", 0)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": answer.usage.get("cached_tokens", 0)},
         }
 
     def completion(self, answer: Answer) -> dict[str, Any]:
