@@ -65,7 +65,8 @@ def test_completion_is_a_persisted_run_with_the_request_history(live_server) -> 
     usage = completion.usage
     assert usage.completion_tokens >= 50 and usage.prompt_tokens > 0
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
-    assert usage.prompt_tokens_details is not None and usage.prompt_tokens_details.cached_tokens == 0
+    details = usage.prompt_tokens_details
+    assert details is not None and details.cached_tokens == 0
     assert getattr(completion, "ragline_sources", None) is None, "no rag, no extension field"
 
     thread = latest_thread(live_server)
