@@ -72,6 +72,7 @@ def _register_optional() -> None:
         "ragline.cli.documents",
         "ragline.cli.generate",
         "ragline.cli.worker",
+        "ragline.cli.mcp",
     ):
         try:
             module = importlib.import_module(module_name)

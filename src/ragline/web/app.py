@@ -16,6 +16,7 @@ from ragline.adapters.db.migrate import upgrade
 from ragline.bootstrap import Container, build_container
 from ragline.config import Settings
 from ragline.domain.errors import NotFound
+from ragline.mcp.http import mount_mcp
 from ragline.web.errors import install_error_handlers
 from ragline.web.observability import Metrics, install_observability
 from ragline.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
@@ -52,7 +53,8 @@ def create_app(
         app.state.container = container
         metrics.bind(container)
         try:
-            yield
+            async with app.state.mcp_sessions.run():
+                yield
         finally:
             await container.stop()
 
@@ -75,6 +77,7 @@ def create_app(
         app.include_router(router_module.router)
     for name in ROUTER_MODULES:
         _include_optional(app, name)
+    app.state.mcp_sessions = mount_mcp(app, settings)  # /mcp, API.md §7
     _serve_ui(app)
     return app
 

@@ -60,11 +60,15 @@ async def resolve_principal(container: Container, token: str | None) -> Principa
                 user = User(id=user_id, name=str(claims.get("name") or user_id))
                 session.add(user)
         return Principal(user.id, bool(claims.get("admin")) or user.is_admin)
+    return await api_key_principal(container, token)
+
+
+async def api_key_principal(container: Container, key: str) -> Principal:
     async with container.db.session() as session:
-        key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
-    if key is None:
+        found = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    if found is None:
         raise Unauthorized("invalid API key")
-    return Principal(key.user_id, key.is_admin)
+    return Principal(found.user_id, found.is_admin)
 
 
 async def current_user(

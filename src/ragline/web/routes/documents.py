@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from ragline.adapters.db.tables import Job
-from ragline.domain.errors import InvalidInput, TooLarge, Unavailable, Unprocessable
+from ragline.adapters.parse import KINDS
+from ragline.domain.errors import InvalidInput, NotFound, TooLarge, Unavailable, Unprocessable
 from ragline.services.documents import DocumentService, DocumentView
 from ragline.web.deps import ContainerDep, CurrentUser
 from ragline.web.pagination import CursorParam, LimitParam, decode_cursor, page
@@ -194,6 +196,34 @@ async def list_documents(
 @router.get("/documents/{document_id}", response_model=DocumentOut)
 async def get_document(document_id: str, docs: DocumentsDep, user: CurrentUser) -> DocumentOut:
     return document_out(await docs.get_document(user.user_id, document_id))
+
+
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The bytes as uploaded, with the document's content type. A PDF opens "
+          "inline (append `#page=N` to open it at a page); other types may not run scripts.",
+          "content": {mime: {"schema": {"type": "string", "format": "binary"}}
+                      for mime in KINDS.values()}},
+    404: {"description": "unknown document, or not the caller's"},
+}
+INLINE_TYPES = {KINDS["pdf"], KINDS["html"], KINDS["markdown"], KINDS["text"]}
+
+
+@router.get("/documents/{document_id}/file", response_class=FileResponse,
+            responses=FILE_RESPONSES)
+async def get_document_file(document_id: str, docs: DocumentsDep, user: CurrentUser) -> Response:
+    """The original uploaded file."""
+    document = (await docs.get_document(user.user_id, document_id)).document
+    path = docs.uploads.path_for(document.id)
+    if not await asyncio.to_thread(path.is_file):
+        raise NotFound(f"the original file of document {document_id} is no longer stored",
+                       code="file_not_found")
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"}
+    if document.content_type != KINDS["pdf"]:  # an uploaded HTML page must not run as ours
+        headers["Content-Security-Policy"] = "sandbox"
+    inline = document.content_type in INLINE_TYPES
+    return FileResponse(path, media_type=document.content_type, filename=document.filename,
+                        headers=headers,
+                        content_disposition_type="inline" if inline else "attachment")
 
 
 @router.delete("/documents/{document_id}", status_code=204)

@@ -1,0 +1,86 @@
+"""`/mcp`: the MCP server over streamable HTTP, inside the FastAPI app, behind its auth.
+
+Stateless mode: every POST carries its own credentials and is served on its own, so any
+process or replica can answer any request (there is no in-memory session to lose), and each
+tool call acts as the caller that request authenticated, whatever an earlier one did.
+Progress still streams: a tool call's response is an SSE stream of notifications, then the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from ragline.bootstrap import Container
+from ragline.config import Settings
+from ragline.domain.errors import Unauthorized
+from ragline.mcp.server import build_server
+from ragline.mcp.tools import Caller
+from ragline.web.deps import resolve_principal
+from ragline.web.errors import error_body
+
+CALLER_KEY = "ragline.caller"
+LOCAL_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+
+
+class AuthenticatedMCP:
+    """ASGI app: resolve the caller as the REST API does (401 in its error shape), then MCP."""
+
+    def __init__(self, sessions: StreamableHTTPSessionManager) -> None:
+        self.handler = StreamableHTTPASGIApp(sessions)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connection = HTTPConnection(scope)
+        container: Container = connection.app.state.container
+        try:
+            principal = await resolve_principal(container, _token(connection))
+        except Unauthorized as exc:
+            response = JSONResponse(error_body(exc.code, exc.message), 401,
+                                    headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        scope[CALLER_KEY] = Caller(container, principal)
+        await self.handler(scope, receive, send)
+
+
+def _token(connection: HTTPConnection) -> str | None:
+    header = connection.headers.get("authorization") or ""
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return connection.headers.get("x-api-key")
+
+
+def _caller(ctx: ServerRequestContext[Any, Any] | None) -> Caller:
+    request = ctx.request if ctx is not None else None
+    caller = getattr(request, "scope", {}).get(CALLER_KEY)
+    if not isinstance(caller, Caller):  # only AuthenticatedMCP hands requests to this server
+        raise RuntimeError("an MCP request reached the server without an authenticated caller")
+    return caller
+
+
+def mount_mcp(app: FastAPI, settings: Settings) -> StreamableHTTPSessionManager:
+    """Route `/mcp` to the MCP server; the caller runs the returned manager in the lifespan."""
+    server = build_server(_caller)
+    server.streamable_http_app(stateless_http=True, transport_security=_security(settings))
+    sessions = server.session_manager
+    app.router.routes.append(Route("/mcp", AuthenticatedMCP(sessions),
+                                   methods=["GET", "POST", "DELETE"], include_in_schema=False))
+    return sessions
+
+
+def _security(settings: Settings) -> TransportSecuritySettings:
+    """With auth off, only local pages may call (DNS rebinding); with auth on, credentials do."""
+    if settings.auth != "none":
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    origins = [f"http://{host}" for host in LOCAL_HOSTS] + [f"https://{h}" for h in LOCAL_HOSTS]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                     allowed_hosts=LOCAL_HOSTS, allowed_origins=origins)
