@@ -1,0 +1,53 @@
+"""`ragline mcp` (API.md §6, §7): the same tools over stdio, started by the official client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from ragline.testing import server_env
+from tests.e2e.mcp_support import HANDBOOK, TOOLS, VACATION, create_key, error_of
+
+
+async def test_stdio_server_answers_with_citations_as_the_local_user_or_a_keys_user(
+    tmp_path: Path,
+) -> None:
+    env = server_env(tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'ragline.db'}")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "handbook.pdf").write_bytes(HANDBOOK)
+    subprocess.run([sys.executable, "-m", "ragline", "ingest", str(tmp_path / "docs"),
+                    "--collection", "handbook"], env=env, check=True, capture_output=True)
+    server = StdioServerParameters(command=sys.executable, args=["-m", "ragline", "mcp"], env=env)
+    async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        assert {tool.name for tool in (await session.list_tools()).tools} == TOOLS
+        progress: list[str | None] = []
+
+        async def on_progress(_done: float, _total: float | None, message: str | None) -> None:
+            progress.append(message)
+
+        result = await session.call_tool(
+            "ask", {"question": f"{VACATION} [[json:Twenty-five days [1].]]",
+                    "collection": "handbook"},
+            progress_callback=on_progress)
+        assert not result.is_error, result.content
+        answer = result.structured_content
+        assert answer["answer"] == "Twenty-five days [1]."
+        assert answer["sources"][0]["source"] == "handbook.pdf"
+        assert answer["sources"][0]["page"] == 2
+        assert any(m and m.startswith("generating") for m in progress), progress
+        search = await session.call_tool("search", {"query": "paid vacation",
+                                                    "collection": "handbook"})
+        assert search.structured_content["passages"][0]["page"] == 2
+
+    key = create_key(env, "carol")  # a key's user sees only their own documents
+    as_carol = StdioServerParameters(command=sys.executable, args=["-m", "ragline", "mcp"],
+                                     env={**env, "RAGLINE_MCP_API_KEY": key})
+    async with stdio_client(as_carol) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        hidden = await session.call_tool("search", {"query": "vacation", "collection": "handbook"})
+        assert error_of(hidden)["code"] == "collection_not_found"
