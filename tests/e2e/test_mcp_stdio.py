@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -13,14 +14,25 @@ from ragline.testing import server_env
 from tests.e2e.mcp_support import HANDBOOK, TOOLS, VACATION, create_key, error_of
 
 
-async def test_stdio_server_answers_with_citations_as_the_local_user_or_a_keys_user(
-    tmp_path: Path,
-) -> None:
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A data dir where `ragline ingest` put the handbook into `handbook` (no server)."""
     env = server_env(tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'ragline.db'}")
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "handbook.pdf").write_bytes(HANDBOOK)
     subprocess.run([sys.executable, "-m", "ragline", "ingest", str(tmp_path / "docs"),
                     "--collection", "handbook"], env=env, check=True, capture_output=True)
+    return env
+
+
+@pytest.fixture
+def carol_key(env: dict[str, str]) -> str:
+    return create_key(env, "carol")
+
+
+async def test_stdio_server_answers_with_citations_as_the_local_user_or_a_keys_user(
+    env: dict[str, str], carol_key: str
+) -> None:
     server = StdioServerParameters(command=sys.executable, args=["-m", "ragline", "mcp"], env=env)
     async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
@@ -44,9 +56,9 @@ async def test_stdio_server_answers_with_citations_as_the_local_user_or_a_keys_u
                                                     "collection": "handbook"})
         assert search.structured_content["passages"][0]["page"] == 2
 
-    key = create_key(env, "carol")  # a key's user sees only their own documents
+    # a key's user sees only their own documents
     as_carol = StdioServerParameters(command=sys.executable, args=["-m", "ragline", "mcp"],
-                                     env={**env, "RAGLINE_MCP_API_KEY": key})
+                                     env={**env, "RAGLINE_MCP_API_KEY": carol_key})
     async with stdio_client(as_carol) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         hidden = await session.call_tool("search", {"query": "vacation", "collection": "handbook"})
