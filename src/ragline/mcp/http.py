@@ -8,11 +8,13 @@ Progress still streams: a tool call's response is an SSE stream of notifications
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from mcp.server.context import ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
@@ -21,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from ragline.bootstrap import Container
 from ragline.config import Settings
-from ragline.domain.errors import Unauthorized
+from ragline.domain.errors import Unauthorized, Unavailable
 from ragline.mcp.server import build_server
 from ragline.mcp.tools import Caller
 from ragline.web.deps import resolve_principal
@@ -31,14 +33,30 @@ CALLER_KEY = "ragline.caller"
 LOCAL_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 
 
-class AuthenticatedMCP:
+class MCPEndpoint:
     """ASGI app: resolve the caller as the REST API does (401 in its error shape), then MCP."""
 
-    def __init__(self, sessions: StreamableHTTPSessionManager) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.server = build_server(_caller)
+        self.security = _security(settings)
+        self.handler: StreamableHTTPASGIApp | None = None
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        """Serve while the app runs (a fresh session manager each time: they run only once)."""
+        self.server.streamable_http_app(stateless_http=True, transport_security=self.security)
+        sessions = self.server.session_manager
         self.handler = StreamableHTTPASGIApp(sessions)
+        try:
+            async with sessions.run():
+                yield
+        finally:
+            self.handler = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         connection = HTTPConnection(scope)
+        if self.handler is None:
+            raise Unavailable("the MCP endpoint is not running")
         container: Container = connection.app.state.container
         try:
             principal = await resolve_principal(container, _token(connection))
@@ -62,19 +80,17 @@ def _token(connection: HTTPConnection) -> str | None:
 def _caller(ctx: ServerRequestContext[Any, Any] | None) -> Caller:
     request = ctx.request if ctx is not None else None
     caller = getattr(request, "scope", {}).get(CALLER_KEY)
-    if not isinstance(caller, Caller):  # only AuthenticatedMCP hands requests to this server
+    if not isinstance(caller, Caller):  # only MCPEndpoint hands requests to this server
         raise RuntimeError("an MCP request reached the server without an authenticated caller")
     return caller
 
 
-def mount_mcp(app: FastAPI, settings: Settings) -> StreamableHTTPSessionManager:
-    """Route `/mcp` to the MCP server; the caller runs the returned manager in the lifespan."""
-    server = build_server(_caller)
-    server.streamable_http_app(stateless_http=True, transport_security=_security(settings))
-    sessions = server.session_manager
-    app.router.routes.append(Route("/mcp", AuthenticatedMCP(sessions),
-                                   methods=["GET", "POST", "DELETE"], include_in_schema=False))
-    return sessions
+def mount_mcp(app: FastAPI, settings: Settings) -> MCPEndpoint:
+    """Route `/mcp` to the MCP server; the app's lifespan runs `endpoint.run()`."""
+    endpoint = MCPEndpoint(settings)
+    app.router.routes.append(Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"],
+                                   include_in_schema=False))
+    return endpoint
 
 
 def _security(settings: Settings) -> TransportSecuritySettings:

@@ -23,7 +23,7 @@ from ragline.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCount
 from ragline.web.routes import health, runs, threads, users
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json"}
+API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json", "mcp"}
 ROUTER_MODULES = [
     "ragline.web.routes.documents",
     "ragline.web.routes.models",
@@ -53,7 +53,7 @@ def create_app(
         app.state.container = container
         metrics.bind(container)
         try:
-            async with app.state.mcp_sessions.run():
+            async with app.state.mcp.run():
                 yield
         finally:
             await container.stop()
@@ -77,7 +77,7 @@ def create_app(
         app.include_router(router_module.router)
     for name in ROUTER_MODULES:
         _include_optional(app, name)
-    app.state.mcp_sessions = mount_mcp(app, settings)  # /mcp, API.md §7
+    app.state.mcp = mount_mcp(app, settings)  # /mcp, API.md §7
     _serve_ui(app)
     return app
 
