@@ -51,6 +51,7 @@ async def test_stdio_server_answers_with_citations_as_the_local_user_or_a_keys_u
         assert answer["answer"] == "Twenty-five days [1]."
         assert answer["sources"][0]["source"] == "handbook.pdf"
         assert answer["sources"][0]["page"] == 2
+        document_id = answer["sources"][0]["document_id"]
         assert any(m and m.startswith("generating") for m in progress), progress
         search = await session.call_tool("search", {"query": "paid vacation",
                                                     "collection": "handbook"})
@@ -61,5 +62,7 @@ async def test_stdio_server_answers_with_citations_as_the_local_user_or_a_keys_u
                                      env={**env, "RAGLINE_MCP_API_KEY": carol_key})
     async with stdio_client(as_carol) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
-        hidden = await session.call_tool("search", {"query": "vacation", "collection": "handbook"})
-        assert error_of(hidden)["code"] == "collection_not_found"
+        listed = (await session.call_tool("list_collections", {})).structured_content
+        assert "handbook" not in {c["name"] for c in listed["collections"]}
+        hidden = await session.call_tool("get_document", {"document_id": document_id})
+        assert error_of(hidden)["code"] == "document_not_found"
