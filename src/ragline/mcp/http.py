@@ -17,24 +17,22 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ragline.bootstrap import Container
 from ragline.config import Settings
-from ragline.domain.errors import Unauthorized, Unavailable
+from ragline.domain.errors import Unavailable
 from ragline.mcp.server import build_server
 from ragline.mcp.tools import Caller
 from ragline.web.deps import resolve_principal
-from ragline.web.errors import error_body
 
 CALLER_KEY = "ragline.caller"
 LOCAL_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 
 
 class MCPEndpoint:
-    """ASGI app: resolve the caller as the REST API does (401 in its error shape), then MCP."""
+    """ASGI app: resolve the caller as the REST API does (its errors map to 401), then MCP."""
 
     def __init__(self, settings: Settings) -> None:
         self.server = build_server(_caller)
@@ -58,13 +56,7 @@ class MCPEndpoint:
         if self.handler is None:
             raise Unavailable("the MCP endpoint is not running")
         container: Container = connection.app.state.container
-        try:
-            principal = await resolve_principal(container, _token(connection))
-        except Unauthorized as exc:
-            response = JSONResponse(error_body(exc.code, exc.message), 401,
-                                    headers={"WWW-Authenticate": "Bearer"})
-            await response(scope, receive, send)
-            return
+        principal = await resolve_principal(container, _token(connection))  # or Unauthorized
         scope[CALLER_KEY] = Caller(container, principal)
         await self.handler(scope, receive, send)
 
