@@ -8,6 +8,7 @@ import json
 from mcp import Client
 
 from ragline.mcp.server import build_server
+from ragline.mcp.tools import stage_message
 
 
 def _no_caller(_ctx: object) -> object:
@@ -38,3 +39,12 @@ async def test_invalid_arguments_are_tool_errors_in_the_contracts_shape() -> Non
             error = json.loads(result.content[0].text)["error"]  # type: ignore[union-attr]
             assert (error["code"], error["message"]) == ("validation_error", message)
         assert (await client.call_tool("ask", {"question": ""})).is_error
+
+
+def test_progress_messages_name_the_stage_and_how_far_it_got() -> None:
+    assert stage_message({"status": "running", "stage": "reading", "progress": 0.4}) == \
+        "reading 40%"
+    assert stage_message({"status": "queued", "stage": "queued", "position": 2}) == \
+        "queued (position 2)"
+    assert stage_message({"status": "running", "stage": "retrieving"}) == "retrieving"
+    assert stage_message({"status": "running"}) == "running"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.bootstrap import Container
 from ragline.domain.errors import InvalidInput, Unavailable
@@ -72,11 +72,15 @@ class Source(BaseModel):
 
 
 class Claim(BaseModel):
+    """A sentence of the answer and the sources that back it (API.md §1, `final.claims`)."""
+
+    model_config = ConfigDict(extra="allow")  # claims may grow fields; pass them on
+
     text: str
-    start: int
-    end: int
-    sources: list[int]
-    supported: bool
+    start: int | None = None
+    end: int | None = None
+    sources: list[int] = Field(default_factory=list)
+    supported: bool | None = None
     score: float | None = None
 
 
