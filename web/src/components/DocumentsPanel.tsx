@@ -257,7 +257,7 @@ export function DocumentsPanel({ collection, collections, onCollectionChange, on
                     </span>
                     {doc.status === 'ready' && (
                       <span>
-                        {doc.pages ?? 0} {doc.pages === 1 ? 'page' : 'pages'} · {doc.chunks ?? 0} passages
+                        {doc.pages ?? 0} {doc.pages === 1 ? 'page' : 'pages'} · {doc.chunks ?? 0} {doc.chunks === 1 ? 'passage' : 'passages'}
                       </span>
                     )}
                     {stage && (

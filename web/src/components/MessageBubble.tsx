@@ -80,7 +80,7 @@ export const MessageBubble = memo(function MessageBubble({
               <Markdown content={message.content} claims={streaming ? null : message.claims} sourceCount={sources?.length ?? 0} />
             </div>
           ) : null}
-          {streaming && message.progress && (!message.content || message.progress.stage !== 'generating') && (
+          {streaming && message.progress && (
             <RunProgressView progress={message.progress} passages={sources?.length} />
           )}
           {streaming && message.content && (

@@ -54,7 +54,9 @@ function outcome(status: RunStatus): MessageStatus {
 
 /** The progress after a `status` event; a new stage restarts the clock. */
 export function nextProgress(previous: RunProgress | undefined, event: StatusEvent, now = Date.now()): RunProgress {
-  const stage: RunStage = event.stage ?? (event.status === 'queued' ? 'queued' : (previous?.stage ?? 'retrieving'))
+  // A server that sends no stage: queued while queued, then "reading" until the first token.
+  const fallback: RunStage = previous && previous.stage !== 'queued' ? previous.stage : 'reading'
+  const stage: RunStage = event.stage ?? (event.status === 'queued' ? 'queued' : fallback)
   const since = previous && previous.stage === stage ? previous.since : now
   return { stage, progress: event.progress, position: event.position, since }
 }

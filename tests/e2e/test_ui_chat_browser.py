@@ -1,0 +1,225 @@
+"""The chat UI in Chromium against real servers (scripted model): Markdown rendered safely,
+citations that open their passage, API-key sign-in, progress while waiting, axe-core checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from ragline.testing import ServerProcess, server_env
+from tests.e2e.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT_MS
+
+pytestmark = pytest.mark.browser
+
+AXE_JS = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+PASSAGE = (
+    "# Harbour lights\n\nThe lighthouse keeper of Port Ellery logs every ship in a green ledger. "
+    "The ledger has recorded 4,212 ships since 1911.\n"
+)
+ANSWER = """## Ships
+
+| Year | Ships |
+|---|---|
+| 1911 | 12 |
+
+```python
+def count(ledger):
+    return len(ledger)
+```
+
+The keeper logs every ship [1]. <script>window.__pwned = 1</script>
+<img src=x onerror="window.__pwned = 2">"""
+
+
+def start(tmp: Path, name: str, **extra: str) -> ServerProcess:
+    env = server_env(tmp / name, f"sqlite+aiosqlite:///{tmp / name}.db", **extra)
+    server = ServerProcess(env, log_path=tmp / f"{name}.log")
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Screenshots go to the test's tmp output (and to RAGLINE_UI_SCREENSHOTS when set)."""
+    folder = Path(os.environ.get("RAGLINE_UI_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Auth off, one small document ingested in the `harbour` collection."""
+    tmp = tmp_path_factory.mktemp("ui-open")
+    proc = start(tmp, "open")
+    try:
+        with httpx.Client(base_url=proc.base_url, timeout=60) as client:
+            posted = client.post("/api/documents", data={"collection": "harbour"},
+                                 files={"file": ("harbour.md", PASSAGE.encode(), "text/markdown")})
+            assert posted.status_code == 202, posted.text
+            deadline = time.monotonic() + 120
+            job_url = f"/api/jobs/{posted.json()['job_id']}"
+            while (job := client.get(job_url).json())["status"] != "ready":
+                assert job["status"] != "failed" and time.monotonic() < deadline, job
+                time.sleep(0.3)
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def locked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
+    """Auth on (API keys) and a slowed-down scripted model."""
+    tmp = tmp_path_factory.mktemp("ui-locked")
+    proc = start(tmp, "locked", RAGLINE_AUTH="api_key", RAGLINE_SCRIPTED_TOKEN_DELAY_MS="250")
+    try:
+        out = subprocess.run([sys.executable, "-m", "ragline", "keys", "create", "--user", "ada"],
+                             env=proc.env, capture_output=True, text=True, check=True)
+        yield proc, out.stdout.strip().splitlines()[-1]
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+        assert errors == [], f"uncaught errors in the page: {errors}"
+    finally:
+        context.close()
+
+
+def serious_axe_violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE_JS))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})"
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"][:3]]}
+        for v in result["violations"] if v["impact"] in ("serious", "critical")
+    ]
+
+
+def both_widths(page: Page, shots: Path, name: str) -> None:
+    page.screenshot(path=str(shots / f"{name}-desktop.png"))
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(shots / f"{name}-phone.png"))
+    page.set_viewport_size(DESKTOP)
+
+
+def ask(page: Page, text: str) -> Any:
+    page.get_by_test_id("chat-input").fill(text)
+    page.get_by_test_id("chat-input").press("Enter")
+    answer = page.get_by_test_id("assistant-message").last
+    expect(answer).to_have_attribute("data-status", "complete", timeout=RUN_TIMEOUT_MS)
+    return answer
+
+
+def test_markdown_answer_renders_safely_and_its_citation_opens_the_passage(
+    server: ServerProcess, page: Page, shots: Path
+) -> None:
+    page.goto(server.base_url)
+    page.get_by_test_id("new-thread").click()
+    page.get_by_test_id("collection-picker").select_option("harbour")
+
+    answer = ask(page, f"How many ships? [[json:{ANSWER}]]")
+
+    text = answer.get_by_test_id("message-text")
+    expect(text.locator("h2")).to_have_text("Ships")
+    expect(text.locator("table td").first).to_have_text("1911")
+    expect(text.locator("pre code.hljs .hljs-keyword").first).to_have_text("def")
+    expect(text).to_contain_text("<script>window.__pwned = 1</script>")  # shown, as text
+    assert text.locator("script, img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+    answer.get_by_test_id("citation").first.click()
+    panel = page.get_by_test_id("passage-panel")
+    expect(panel).to_be_visible()
+    expect(panel.get_by_test_id("passage-text")).to_contain_text("green ledger")
+    expect(panel.get_by_test_id("passage-title")).to_contain_text("Harbour lights")
+    assert serious_axe_violations(page) == []
+    both_widths(page, shots, "answer-passage")
+
+    page.keyboard.press("Escape")  # the panel closes from the keyboard
+    expect(panel).to_have_count(0)
+    both_widths(page, shots, "answer")
+    answer.get_by_test_id("source-item").first.click()  # a source opens it too
+    expect(page.get_by_test_id("passage-text")).to_contain_text("4,212 ships")
+
+    page.get_by_test_id("regenerate").click()
+    expect(page.get_by_test_id("assistant-message")).to_have_count(2)
+    expect(page.get_by_test_id("assistant-message").last).to_have_attribute(
+        "data-status", "complete", timeout=RUN_TIMEOUT_MS)
+    page.get_by_test_id("edit-last").click()
+    expect(page.get_by_test_id("chat-input")).to_have_value(f"How many ships? [[json:{ANSWER}]]")
+
+
+def test_empty_state_and_documents_pass_axe(server: ServerProcess, page: Page, shots: Path) -> None:
+    page.goto(server.base_url)
+    page.get_by_test_id("new-thread").click()
+    expect(page.get_by_test_id("empty-state")).to_be_visible()
+    page.get_by_test_id("collection-picker").select_option("harbour")
+    page.get_by_test_id("documents-toggle").click()
+    expect(page.locator('[data-testid="document-item"][data-status="ready"]')).to_have_count(1)
+    assert serious_axe_violations(page) == []
+    both_widths(page, shots, "documents")
+
+
+def test_sign_in_with_an_api_key_and_progress_while_the_model_is_slow(
+    locked_server: tuple[ServerProcess, str], page: Page, shots: Path
+) -> None:
+    server, key = locked_server
+    page.goto(server.base_url)
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+    assert serious_axe_violations(page) == []
+    both_widths(page, shots, "sign-in")
+
+    page.get_by_test_id("api-key").fill("not-a-key")
+    page.get_by_test_id("sign-in-submit").click()
+    expect(page.get_by_role("alert")).to_contain_text("not accepted")
+    page.get_by_test_id("api-key").fill(key)
+    page.get_by_test_id("sign-in-submit").click()
+    expect(page.get_by_test_id("new-thread")).to_be_visible()
+    assert key not in json.dumps(page.evaluate("performance.getEntries().map(e => e.name)"))
+
+    page.get_by_test_id("new-thread").click()
+    page.get_by_test_id("chat-input").fill("Tell me slowly [[tokens:16]]")
+    page.get_by_test_id("chat-input").press("Enter")
+    progress = page.get_by_test_id("run-progress")
+    expect(progress).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(progress.get_by_role("status")).not_to_be_empty()
+    page.screenshot(path=str(shots / "progress-desktop.png"))
+    answer = page.get_by_test_id("assistant-message").last
+    expect(answer).to_have_attribute("data-status", "complete", timeout=RUN_TIMEOUT_MS)
+    expect(progress).to_have_count(0)
+    assert len(answer.get_by_test_id("message-text").inner_text().split()) == 16
+
+    page.reload()  # the key stays in this tab's session
+    expect(page.get_by_test_id("new-thread")).to_be_visible()
+    expect(page.get_by_test_id("sign-in")).to_have_count(0)
