@@ -223,3 +223,57 @@ def test_sign_in_with_an_api_key_and_progress_while_the_model_is_slow(
     page.reload()  # the key stays in this tab's session
     expect(page.get_by_test_id("new-thread")).to_be_visible()
     expect(page.get_by_test_id("sign-in")).to_have_count(0)
+
+
+def claims_stream() -> str:
+    """A run's log as the claims checker (issue 13) reports it: one claim supported, one not."""
+    supported, unsupported = "Port Ellery keeps a green ledger [1].", "The keeper owns a red boat."
+    content = f"{supported} {unsupported}"
+    source = {"document_id": "d1", "source": "harbour.md", "title": "Harbour lights", "page": 2,
+              "chunk_id": "c1", "score": 0.9,
+              "text": "The keeper logs every ship in a green ledger."}
+    claims = [
+        {"text": supported, "start": 0, "end": len(supported), "sources": [1], "supported": True,
+         "score": 0.8},
+        {"text": unsupported, "start": len(supported) + 1, "end": len(content), "sources": [],
+         "supported": False, "score": 0.1},
+    ]
+    events = [
+        ("status", {"status": "running", "stage": "reading", "progress": 0.5}),
+        ("sources", {"sources": [source]}),
+        ("token", {"delta": content}),
+        ("final", {"message_id": "m1", "content": content, "sources": [source], "claims": claims,
+                   "usage": {"prompt_tokens": 1, "completion_tokens": 1}, "model": "scripted"}),
+        ("done", {"status": "done"}),
+    ]
+    return "".join(f"id: {i}\nevent: {t}\ndata: {json.dumps(d)}\n\n"
+                   for i, (t, d) in enumerate(events, 1))
+
+
+def test_unsupported_claims_are_marked_hideable_and_citations_work_by_keyboard(
+    server: ServerProcess, page: Page, shots: Path
+) -> None:
+    page.route("**/api/runs/*/events", lambda route: route.fulfill(
+        status=200, headers={"content-type": "text/event-stream"}, body=claims_stream()))
+    page.goto(server.base_url)
+    page.get_by_test_id("new-thread").click()
+    answer = ask(page, "What does the keeper do?")
+
+    flagged = answer.get_by_test_id("unsupported-claim")
+    expect(flagged).to_contain_text("The keeper owns a red boat.")
+    expect(flagged).to_have_attribute("title", "Not supported by the sources")
+    page.screenshot(path=str(shots / "claims-desktop.png"))
+    page.get_by_test_id("hide-unsupported").check()
+    expect(flagged).to_have_count(0)
+    expect(answer.get_by_test_id("unsupported-note")).to_contain_text("hidden")
+
+    citation = answer.get_by_test_id("citation").first
+    citation.focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_test_id("passage-panel")
+    expect(panel.get_by_test_id("passage-text")).to_contain_text("green ledger")
+    expect(panel).to_contain_text("Page 2")
+    expect(panel.get_by_role("button", name="Close source")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(panel).to_have_count(0)
+    expect(citation).to_be_focused()

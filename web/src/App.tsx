@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, errorMessage } from './api'
 import { clearApiKey, getApiKey, onUnauthorized } from './auth'
 import { Composer } from './components/Composer'
@@ -151,7 +151,18 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
 
   const hideUnsupported = selectedId ? (hidden[selectedId] ?? false) : false
   const hasUnsupported = chat.messages.some((m) => m.claims?.some((c) => !c.supported))
-  const openSource = useCallback((message: ChatMessage, n: number) => setPanel({ kind: 'passage', key: message.key, n }), [])
+  const opener = useRef<HTMLElement | null>(null)
+  const openSource = useCallback((message: ChatMessage, n: number) => {
+    if (document.activeElement instanceof HTMLElement) opener.current = document.activeElement
+    setPanel({ kind: 'passage', key: message.key, n })
+  }, [])
+  /** Closing the passage puts keyboard focus back on the citation that opened it. */
+  const closePassage = () => {
+    setPanel(null)
+    const back = opener.current
+    opener.current = null
+    if (back?.isConnected) setTimeout(() => back.focus(), 0)
+  }
   const passage =
     panel?.kind === 'passage' ? chat.messages.find((m) => m.key === panel.key)?.sources?.[panel.n - 1] : undefined
   const regenerate = () => {
@@ -362,7 +373,7 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
               onClose={() => setPanel(null)}
             />
           ) : passage ? (
-            <PassagePanel source={passage} n={panel.n} onClose={() => setPanel(null)} />
+            <PassagePanel source={passage} n={panel.n} onClose={closePassage} />
           ) : null}
         </div>
       )}
