@@ -59,12 +59,17 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """Auth off, one small document ingested in the `harbour` collection."""
-    tmp = tmp_path_factory.mktemp("ui-open")
-    proc = start(tmp, "open")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
+    """Auth on (API keys), a slowed-down scripted model (`[[delay:0]]` speeds one answer up),
+    and one small document ingested in the `harbour` collection."""
+    tmp = tmp_path_factory.mktemp("ui")
+    proc = start(tmp, "ui", RAGLINE_AUTH="api_key", RAGLINE_SCRIPTED_TOKEN_DELAY_MS="250")
     try:
-        with httpx.Client(base_url=proc.base_url, timeout=60) as client:
+        out = subprocess.run([sys.executable, "-m", "ragline", "keys", "create", "--user", "ada"],
+                             env=proc.env, capture_output=True, text=True, check=True)
+        key = out.stdout.strip().splitlines()[-1]
+        with httpx.Client(base_url=proc.base_url, timeout=60,
+                          headers={"Authorization": f"Bearer {key}"}) as client:
             posted = client.post("/api/documents", data={"collection": "harbour"},
                                  files={"file": ("harbour.md", PASSAGE.encode(), "text/markdown")})
             assert posted.status_code == 202, posted.text
@@ -73,20 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
             while (job := client.get(job_url).json())["status"] != "ready":
                 assert job["status"] != "failed" and time.monotonic() < deadline, job
                 time.sleep(0.3)
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def locked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
-    """Auth on (API keys) and a slowed-down scripted model."""
-    tmp = tmp_path_factory.mktemp("ui-locked")
-    proc = start(tmp, "locked", RAGLINE_AUTH="api_key", RAGLINE_SCRIPTED_TOKEN_DELAY_MS="250")
-    try:
-        out = subprocess.run([sys.executable, "-m", "ragline", "keys", "create", "--user", "ada"],
-                             env=proc.env, capture_output=True, text=True, check=True)
-        yield proc, out.stdout.strip().splitlines()[-1]
+        yield proc, key
     finally:
         proc.stop()
 
@@ -103,7 +95,19 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    yield from open_page(browser)
+
+
+@pytest.fixture
+def signed_in(browser: Browser, server: tuple[ServerProcess, str]) -> Iterator[Page]:
+    """A page whose tab already holds the API key (as after signing in)."""
+    yield from open_page(browser, key=server[1])
+
+
+def open_page(browser: Browser, key: str | None = None) -> Iterator[Page]:
     context = browser.new_context(viewport=DESKTOP)
+    if key:
+        context.add_init_script(f"sessionStorage.setItem('ragline.apiKey', {json.dumps(key)})")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -142,13 +146,14 @@ def ask(page: Page, text: str) -> Any:
 
 
 def test_markdown_answer_renders_safely_and_its_citation_opens_the_passage(
-    server: ServerProcess, page: Page, shots: Path
+    server: tuple[ServerProcess, str], signed_in: Page, shots: Path
 ) -> None:
-    page.goto(server.base_url)
+    page = signed_in
+    page.goto(server[0].base_url)
     page.get_by_test_id("new-thread").click()
     page.get_by_test_id("collection-picker").select_option("harbour")
 
-    answer = ask(page, f"How many ships? [[json:{ANSWER}]]")
+    answer = ask(page, f"How many ships? [[delay:0]] [[json:{ANSWER}]]")
 
     text = answer.get_by_test_id("message-text")
     expect(text.locator("h2")).to_have_text("Ships")
@@ -177,11 +182,15 @@ def test_markdown_answer_renders_safely_and_its_citation_opens_the_passage(
     expect(page.get_by_test_id("assistant-message").last).to_have_attribute(
         "data-status", "complete", timeout=RUN_TIMEOUT_MS)
     page.get_by_test_id("edit-last").click()
-    expect(page.get_by_test_id("chat-input")).to_have_value(f"How many ships? [[json:{ANSWER}]]")
+    expect(page.get_by_test_id("chat-input")).to_have_value(
+        f"How many ships? [[delay:0]] [[json:{ANSWER}]]")
 
 
-def test_empty_state_and_documents_pass_axe(server: ServerProcess, page: Page, shots: Path) -> None:
-    page.goto(server.base_url)
+def test_empty_state_and_documents_pass_axe(
+    server: tuple[ServerProcess, str], signed_in: Page, shots: Path
+) -> None:
+    page = signed_in
+    page.goto(server[0].base_url)
     page.get_by_test_id("new-thread").click()
     expect(page.get_by_test_id("empty-state")).to_be_visible()
     page.get_by_test_id("collection-picker").select_option("harbour")
@@ -192,10 +201,10 @@ def test_empty_state_and_documents_pass_axe(server: ServerProcess, page: Page, s
 
 
 def test_sign_in_with_an_api_key_and_progress_while_the_model_is_slow(
-    locked_server: tuple[ServerProcess, str], page: Page, shots: Path
+    server: tuple[ServerProcess, str], page: Page, shots: Path
 ) -> None:
-    server, key = locked_server
-    page.goto(server.base_url)
+    proc, key = server
+    page.goto(proc.base_url)
     expect(page.get_by_test_id("sign-in")).to_be_visible()
     assert serious_axe_violations(page) == []
     both_widths(page, shots, "sign-in")
@@ -251,13 +260,14 @@ def claims_stream() -> str:
 
 
 def test_unsupported_claims_are_marked_hideable_and_citations_work_by_keyboard(
-    server: ServerProcess, page: Page, shots: Path
+    server: tuple[ServerProcess, str], signed_in: Page, shots: Path
 ) -> None:
+    page = signed_in
     page.route("**/api/runs/*/events", lambda route: route.fulfill(
         status=200, headers={"content-type": "text/event-stream"}, body=claims_stream()))
-    page.goto(server.base_url)
+    page.goto(server[0].base_url)
     page.get_by_test_id("new-thread").click()
-    answer = ask(page, "What does the keeper do?")
+    answer = ask(page, "What does the keeper do? [[delay:0]]")
 
     flagged = answer.get_by_test_id("unsupported-claim")
     expect(flagged).to_contain_text("The keeper owns a red boat.")
