@@ -9,7 +9,7 @@ interface Props {
 }
 
 /** An object URL for a fetched file, with `#page=N` for PDFs (the browser's viewer opens there). */
-function fileUrl(objectUrl: string, type: string, page: number | null | undefined): string {
+export function fileUrl(objectUrl: string, type: string, page: number | null | undefined): string {
   return type.includes('pdf') && page != null ? `${objectUrl}#page=${page}` : objectUrl
 }
 
