@@ -177,13 +177,23 @@ def test_markdown_answer_renders_safely_and_its_citation_opens_the_passage(
     answer.get_by_test_id("source-item").first.click()  # a source opens it too
     expect(page.get_by_test_id("passage-text")).to_contain_text("4,212 ships")
 
-    page.get_by_test_id("regenerate").click()
-    expect(page.get_by_test_id("assistant-message")).to_have_count(2)
-    expect(page.get_by_test_id("assistant-message").last).to_have_attribute(
-        "data-status", "complete", timeout=RUN_TIMEOUT_MS)
+    first_run = answer.get_attribute("data-run-id")
+    page.get_by_test_id("regenerate").click()  # the answer is replaced, not appended
+    regenerated = page.get_by_test_id("assistant-message")
+    expect(regenerated).not_to_have_attribute("data-run-id", first_run or "")
+    expect(regenerated).to_have_attribute("data-status", "complete", timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("user-message")).to_have_count(1)
+
     page.get_by_test_id("edit-last").click()
-    expect(page.get_by_test_id("chat-input")).to_have_value(
-        f"How many ships? [[delay:0]] [[json:{ANSWER}]]")
+    box = page.get_by_test_id("chat-input")
+    expect(box).to_have_value(f"How many ships? [[delay:0]] [[json:{ANSWER}]]")
+    edited = "How many keepers? [[delay:0]] [[say:Two keepers.]]"
+    box.fill(edited)
+    box.press("Enter")
+    expect(page.get_by_test_id("user-message")).to_have_count(1)
+    expect(page.get_by_test_id("user-message")).to_have_text(edited)
+    expect(page.get_by_test_id("assistant-message").get_by_test_id("message-text")).to_have_text(
+        "Two keepers.", timeout=RUN_TIMEOUT_MS)
 
 
 def test_empty_state_and_documents_pass_axe(

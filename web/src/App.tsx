@@ -67,6 +67,7 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
   const [panel, setPanel] = useState<Panel>(null)
   const [hidden, setHidden] = useState<Record<string, boolean>>({})
   const [draft, setDraft] = useState<{ text: string; nonce: number } | null>(null)
+  const [editing, setEditing] = useState(false)
   const [installingDemo, setInstallingDemo] = useState(false)
   const docsOpen = panel?.kind === 'documents'
   const setDocsOpen = (open: boolean | ((was: boolean) => boolean)) =>
@@ -140,8 +141,11 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
 
   const send = async (content: string) => {
     setNotice(null)
+    const options = { model: model || undefined, collection: collection || undefined }
     try {
-      await chat.send(content, { model: model || undefined, collection: collection || undefined })
+      if (editing) await chat.replaceLast(content, options)
+      else await chat.send(content, options)
+      setEditing(false)
       return true
     } catch (err) {
       setNotice(errorMessage(err))
@@ -166,10 +170,16 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
   const passage =
     panel?.kind === 'passage' ? chat.messages.find((m) => m.key === panel.key)?.sources?.[panel.n - 1] : undefined
   const regenerate = () => {
-    if (chat.lastQuestion) void send(chat.lastQuestion)
+    if (!chat.lastQuestion) return
+    setNotice(null)
+    chat
+      .replaceLast(chat.lastQuestion, { model: model || undefined, collection: collection || undefined })
+      .catch((err) => setNotice(errorMessage(err)))
   }
   const editLast = () => {
-    if (chat.lastQuestion != null) setDraft({ text: chat.lastQuestion, nonce: Date.now() })
+    if (chat.lastQuestion == null) return
+    setEditing(true)
+    setDraft({ text: chat.lastQuestion, nonce: Date.now() })
   }
   const noDocuments = collections.length > 0 && collections.every((c) => !c.documents)
 
@@ -347,6 +357,21 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
           )}
         </MessageList>
 
+        {editing && (
+          <div className="flex items-center justify-center gap-3 border-t border-slate-200 bg-amber-50 px-4 py-1.5 text-xs text-amber-900">
+            <span>Editing your last question: sending replaces it and its answer.</span>
+            <button
+              type="button"
+              onClick={() => {
+                setEditing(false)
+                setDraft({ text: '', nonce: Date.now() })
+              }}
+              className="rounded px-1.5 py-0.5 font-medium underline focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
+            >
+              Cancel
+            </button>
+          </div>
+        )}
         <Composer
           streaming={chat.activeRunId !== null}
           onSend={send}

@@ -123,6 +123,10 @@ export const api = {
   postMessage: (threadId: string, body: { content: string; model?: string; collection?: string }) =>
     request<PostMessageResponse>(`/api/threads/${enc(threadId)}/messages`, json(body)),
 
+  /** Deletes a message and everything after it (regenerate, edit and resend). */
+  rewindThread: (threadId: string, messageId: string) =>
+    request<void>(`/api/threads/${enc(threadId)}/messages/${enc(messageId)}`, { method: 'DELETE' }),
+
   getRun: (runId: string) => request<Run>(`/api/runs/${enc(runId)}`),
   cancelRun: (runId: string) =>
     request<{ run_id: string; status: string }>(`/api/runs/${enc(runId)}/cancel`, { method: 'POST' }),

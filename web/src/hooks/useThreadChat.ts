@@ -85,6 +85,8 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
   const createdHere = useRef<string | null>(null)
   const latest = useRef(callbacks)
   latest.current = callbacks
+  const current = useRef(messages)
+  current.current = messages
 
   const update = useCallback((key: string, change: (m: ChatMessage) => Partial<ChatMessage>) => {
     setMessages((all) => all.map((m) => (m.key === key ? { ...m, ...change(m) } : m)))
@@ -263,7 +265,26 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
     }
   }, [activeRunId])
 
+  /**
+   * Replaces the last question and its answer: the server forgets them (and their run), then
+   * `content` is asked in their place. Regenerate passes the same question, edit a new one.
+   */
+  const replaceLast = useCallback(
+    async (content: string, options: SendOptions = {}) => {
+      const last = current.current.findLast((m) => m.role === 'user')
+      if (threadId && last) {
+        await api.rewindThread(threadId, last.key)
+        setMessages((all) => {
+          const index = all.findIndex((m) => m.key === last.key)
+          return index >= 0 ? all.slice(0, index) : all
+        })
+      }
+      await send(content, options)
+    },
+    [threadId, send],
+  )
+
   const lastQuestion = [...messages].reverse().find((m) => m.role === 'user')?.content ?? null
 
-  return { messages, loading, loadError, activeRunId, lastQuestion, send, stop }
+  return { messages, loading, loadError, activeRunId, lastQuestion, send, replaceLast, stop }
 }
