@@ -41,6 +41,7 @@ chromium:
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; fi
 
 test: setup chromium
+	cd web && npx vitest run
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: $(STAMP)/python

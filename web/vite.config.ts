@@ -13,6 +13,8 @@ export default defineConfig({
   build: {
     outDir: fileURLToPath(new URL('../src/ragline/static', import.meta.url)),
     emptyOutDir: true,
+    // react-markdown and highlight.js's common languages: one chunk of ~190 kB gzipped.
+    chunkSizeWarningLimit: 700,
   },
   server: {
     proxy: {
@@ -21,7 +23,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['src/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
     environment: 'node',
   },
 })

@@ -1,13 +1,16 @@
-import { useCallback, useEffect, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, errorMessage } from './api'
+import { clearApiKey, getApiKey, onUnauthorized } from './auth'
 import { Composer } from './components/Composer'
 import { DocumentsPanel } from './components/DocumentsPanel'
 import { MessageList } from './components/MessageList'
+import { PassagePanel } from './components/PassagePanel'
 import { CollectionPicker, ModelPicker } from './components/Pickers'
+import { SignIn } from './components/SignIn'
 import { ThreadList, threadTitle } from './components/ThreadList'
-import { useThreadChat } from './hooks/useThreadChat'
+import { useThreadChat, type ChatMessage } from './hooks/useThreadChat'
 import { useThreads } from './hooks/useThreads'
-import type { Collection, Thread } from './types'
+import type { Collection, ModelInfo, Thread } from './types'
 
 const DEFAULT_COLLECTION = 'default'
 
@@ -20,16 +23,55 @@ function writeHash(threadId: string | null) {
   window.history.replaceState(null, '', url)
 }
 
+/** The sign-in screen while the server answers 401, else the chat (remounted after each sign-in). */
 export default function App() {
+  const [signedOut, setSignedOut] = useState(false)
+  const [session, setSession] = useState(0)
+  useEffect(() => onUnauthorized(() => setSignedOut(true)), [])
+  if (signedOut) {
+    return (
+      <SignIn
+        onSignedIn={() => {
+          setSignedOut(false)
+          setSession((n) => n + 1)
+        }}
+      />
+    )
+  }
+  return (
+    <ChatApp
+      key={session}
+      onSignOut={
+        getApiKey()
+          ? () => {
+              clearApiKey()
+              setSignedOut(true)
+            }
+          : undefined
+      }
+    />
+  )
+}
+
+type Panel = { kind: 'documents' } | { kind: 'passage'; key: string; n: number } | null
+
+function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
   const threads = useThreads()
   const [selectedId, setSelectedId] = useState<string | null>(threadFromHash)
-  const [models, setModels] = useState<string[]>([])
+  const [models, setModels] = useState<ModelInfo[]>([])
   const [collections, setCollections] = useState<Collection[]>([])
   const [model, setModel] = useState('')
   const [collection, setCollection] = useState(DEFAULT_COLLECTION)
   const [notice, setNotice] = useState<string | null>(null)
   const [sidebarOpen, setSidebarOpen] = useState(false)
-  const [docsOpen, setDocsOpen] = useState(false)
+  const [panel, setPanel] = useState<Panel>(null)
+  const [hidden, setHidden] = useState<Record<string, boolean>>({})
+  const [draft, setDraft] = useState<{ text: string; nonce: number } | null>(null)
+  const [editing, setEditing] = useState(false)
+  const [installingDemo, setInstallingDemo] = useState(false)
+  const docsOpen = panel?.kind === 'documents'
+  const setDocsOpen = (open: boolean | ((was: boolean) => boolean)) =>
+    setPanel((p) => ((typeof open === 'function' ? open(p?.kind === 'documents') : open) ? { kind: 'documents' } : null))
 
   const selected = threads.threads.find((t) => t.thread_id === selectedId) ?? null
 
@@ -99,12 +141,60 @@ export default function App() {
 
   const send = async (content: string) => {
     setNotice(null)
+    const options = { model: model || undefined, collection: collection || undefined }
     try {
-      await chat.send(content, { model: model || undefined, collection: collection || undefined })
+      if (editing) await chat.replaceLast(content, options)
+      else await chat.send(content, options)
+      setEditing(false)
       return true
     } catch (err) {
       setNotice(errorMessage(err))
       return false
+    }
+  }
+
+  const hideUnsupported = selectedId ? (hidden[selectedId] ?? false) : false
+  const hasUnsupported = chat.messages.some((m) => m.claims?.some((c) => !c.supported))
+  const opener = useRef<HTMLElement | null>(null)
+  const openSource = useCallback((message: ChatMessage, n: number) => {
+    if (document.activeElement instanceof HTMLElement) opener.current = document.activeElement
+    setPanel({ kind: 'passage', key: message.key, n })
+  }, [])
+  /** Closing the passage puts keyboard focus back on the citation that opened it. */
+  const closePassage = () => {
+    setPanel(null)
+    const back = opener.current
+    opener.current = null
+    if (back?.isConnected) setTimeout(() => back.focus(), 0)
+  }
+  const passage =
+    panel?.kind === 'passage' ? chat.messages.find((m) => m.key === panel.key)?.sources?.[panel.n - 1] : undefined
+  const regenerate = () => {
+    if (!chat.lastQuestion) return
+    setNotice(null)
+    chat
+      .replaceLast(chat.lastQuestion, { model: model || undefined, collection: collection || undefined })
+      .catch((err) => setNotice(errorMessage(err)))
+  }
+  const editLast = () => {
+    if (chat.lastQuestion == null) return
+    setEditing(true)
+    setDraft({ text: chat.lastQuestion, nonce: Date.now() })
+  }
+  const noDocuments = collections.length > 0 && collections.every((c) => !c.documents)
+
+  const installDemo = async () => {
+    setInstallingDemo(true)
+    setNotice(null)
+    try {
+      const name = await api.installDemo()
+      refreshCollections()
+      setCollection(name)
+      setPanel({ kind: 'documents' })
+    } catch (err) {
+      setNotice(`The demo collection could not be installed: ${errorMessage(err)}`)
+    } finally {
+      setInstallingDemo(false)
     }
   }
 
@@ -119,23 +209,38 @@ export default function App() {
       )}
       <aside
         className={`fixed inset-y-0 left-0 z-30 flex w-72 flex-col bg-slate-900 text-slate-100 transition-transform md:static md:translate-x-0 ${
-          sidebarOpen ? 'translate-x-0' : '-translate-x-full'
+          sidebarOpen ? 'translate-x-0' : '-translate-x-full invisible md:visible'
         }`}
       >
         <div className="flex items-center justify-between px-4 pt-4 pb-3">
           <span className="flex items-center gap-2 text-lg font-semibold tracking-tight">
-            <span className="grid size-7 place-items-center rounded-lg bg-indigo-500 text-sm font-bold">r</span>
+            <span className="grid size-7 place-items-center rounded-lg bg-indigo-500 text-sm font-bold" aria-hidden>
+              r
+            </span>
             ragline
           </span>
+          {onSignOut && (
+            <button
+              type="button"
+              data-testid="sign-out"
+              onClick={onSignOut}
+              className="rounded-md px-2 py-1 text-xs text-slate-300 hover:bg-slate-800 hover:text-white focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
+            >
+              Sign out
+            </button>
+          )}
         </div>
         <div className="px-3 pb-3">
           <button
             type="button"
             data-testid="new-thread"
             onClick={() => void newChat()}
-            className="flex w-full items-center justify-center gap-2 rounded-lg border border-slate-700 px-3 py-2 text-sm font-medium hover:bg-slate-800 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
+            className="flex w-full items-center justify-center gap-2 rounded-lg border border-slate-600 px-3 py-2 text-sm font-medium hover:bg-slate-800 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
           >
-            <span aria-hidden className="text-base leading-none">+</span> New chat
+            <span aria-hidden className="text-base leading-none">
+              +
+            </span>{' '}
+            New chat
           </button>
         </div>
         <ThreadList
@@ -155,7 +260,7 @@ export default function App() {
             type="button"
             onClick={() => setSidebarOpen(true)}
             aria-label="Show chats"
-            className="rounded-md p-1.5 text-slate-600 hover:bg-slate-100 md:hidden"
+            className="rounded-md p-1.5 text-slate-600 hover:bg-slate-100 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none md:hidden"
           >
             <svg viewBox="0 0 20 20" fill="currentColor" className="size-5" aria-hidden="true">
               <path
@@ -168,12 +273,24 @@ export default function App() {
           <h1 className="min-w-0 flex-1 truncate font-semibold text-slate-800">
             {selected ? threadTitle(selected) : selectedId ? 'Chat' : 'New chat'}
           </h1>
+          {selectedId && hasUnsupported && (
+            <label className="flex items-center gap-2 text-xs text-slate-700">
+              <input
+                type="checkbox"
+                data-testid="hide-unsupported"
+                checked={hideUnsupported}
+                onChange={(e) => setHidden((h) => ({ ...h, [selectedId]: e.target.checked }))}
+                className="size-4 accent-indigo-600"
+              />
+              Hide unsupported sentences
+            </label>
+          )}
           <button
             type="button"
             onClick={() => setDocsOpen((open) => !open)}
             aria-expanded={docsOpen}
             data-testid="documents-toggle"
-            className="h-9 rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-100 focus-visible:outline-none"
+            className="h-9 rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
           >
             Documents
           </button>
@@ -188,38 +305,79 @@ export default function App() {
           </div>
         )}
 
-        <MessageList messages={chat.messages}>
-          {chat.loading && chat.messages.length === 0 && <p className="text-center text-sm text-slate-400">Loading…</p>}
+        <MessageList
+          messages={chat.messages}
+          onOpenSource={openSource}
+          hideUnsupported={hideUnsupported}
+          selected={panel?.kind === 'passage' ? { key: panel.key, n: panel.n } : null}
+          onRegenerate={chat.lastQuestion ? regenerate : undefined}
+          onEdit={chat.lastQuestion ? editLast : undefined}
+        >
+          {chat.loading && chat.messages.length === 0 && <p className="text-center text-sm text-slate-600">Loading…</p>}
           {chat.loadError && (
             <p role="alert" className="rounded-lg bg-red-50 px-3 py-2 text-center text-sm text-red-700">
               {chat.loadError}
             </p>
           )}
           {!chat.loading && !chat.loadError && chat.messages.length === 0 && (
-            <div className="py-16 text-center">
-              <h2 className="text-xl font-semibold text-slate-700">Ask your documents</h2>
-              <p className="mt-2 text-sm text-slate-500">
+            <div className="py-16 text-center" data-testid="empty-state">
+              <h2 className="text-xl font-semibold text-slate-800">Ask your documents</h2>
+              <p className="mt-2 text-sm text-slate-600">
                 {collection ? (
                   <>
-                    Answers come from the <span className="font-medium text-slate-700">{collection}</span> collection,
-                    with numbered sources.{' '}
+                    Answers come from the <span className="font-medium text-slate-800">{collection}</span> collection,
+                    with numbered sources you can open.{' '}
                   </>
                 ) : (
-                  <>Plain chat: pick a collection to answer from your documents.{' '}</>
+                  <>Plain chat: pick a collection to answer from your documents. </>
                 )}
-                <button type="button" onClick={() => setDocsOpen(true)} className="text-indigo-600 hover:underline">
+                <button
+                  type="button"
+                  onClick={() => setDocsOpen(true)}
+                  className="text-indigo-700 underline-offset-2 hover:underline focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
+                >
                   Add documents
                 </button>
               </p>
+              {noDocuments && (
+                <div className="mx-auto mt-6 max-w-md rounded-xl border border-slate-200 bg-white p-4 text-sm text-slate-700 shadow-sm">
+                  <p>No documents yet? Try a small demo collection of sample CVs, then ask “who has Kubernetes experience?”.</p>
+                  <button
+                    type="button"
+                    data-testid="install-demo"
+                    onClick={() => void installDemo()}
+                    disabled={installingDemo}
+                    className="mt-3 h-9 rounded-lg bg-indigo-600 px-4 text-sm font-medium text-white hover:bg-indigo-500 focus-visible:ring-2 focus-visible:ring-indigo-300 focus-visible:outline-none disabled:bg-slate-400"
+                  >
+                    {installingDemo ? 'Adding the demo…' : 'Add the demo collection'}
+                  </button>
+                </div>
+              )}
             </div>
           )}
         </MessageList>
 
+        {editing && (
+          <div className="flex items-center justify-center gap-3 border-t border-slate-200 bg-amber-50 px-4 py-1.5 text-xs text-amber-900">
+            <span>Editing your last question: sending replaces it and its answer.</span>
+            <button
+              type="button"
+              onClick={() => {
+                setEditing(false)
+                setDraft({ text: '', nonce: Date.now() })
+              }}
+              className="rounded px-1.5 py-0.5 font-medium underline focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
+            >
+              Cancel
+            </button>
+          </div>
+        )}
         <Composer
           streaming={chat.activeRunId !== null}
           onSend={send}
           onStop={stop}
           focusKey={selectedId}
+          draft={draft}
           toolbar={
             <>
               <ModelPicker models={models} value={model} onChange={setModel} />
@@ -229,15 +387,19 @@ export default function App() {
         />
       </main>
 
-      {docsOpen && (
+      {panel && (
         <div className="fixed inset-y-0 right-0 z-30 w-full border-l border-slate-200 shadow-xl sm:w-96 lg:static lg:z-auto lg:shadow-none">
-          <DocumentsPanel
-            collection={collection || DEFAULT_COLLECTION}
-            collections={collections}
-            onCollectionChange={setCollection}
-            onCollectionsChanged={refreshCollections}
-            onClose={() => setDocsOpen(false)}
-          />
+          {panel.kind === 'documents' ? (
+            <DocumentsPanel
+              collection={collection || DEFAULT_COLLECTION}
+              collections={collections}
+              onCollectionChange={setCollection}
+              onCollectionsChanged={refreshCollections}
+              onClose={() => setPanel(null)}
+            />
+          ) : passage ? (
+            <PassagePanel source={passage} n={panel.n} onClose={closePassage} />
+          ) : null}
         </div>
       )}
     </div>

@@ -1,8 +1,11 @@
-/** Thin fetch wrappers for the ragline API (same origin, relative URLs). */
+/** Thin fetch wrappers for the ragline API (same origin, relative URLs, key in a header). */
+import { authHeaders, reportUnauthorized } from './auth'
 import type {
   ApiMessage,
   Collection,
   DocumentInfo,
+  Job,
+  ModelInfo,
   Page,
   PostMessageResponse,
   Run,
@@ -25,13 +28,16 @@ export class ApiError extends Error {
 
 /** A human sentence for any error thrown by these helpers (or anything else). */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiError) return err.message
+  if (err instanceof ApiError) {
+    if (err.status === 401) return 'Sign in with an API key to continue.'
+    return err.message
+  }
   if (err instanceof TypeError) return 'Cannot reach the ragline server.'
   if (err instanceof Error) return err.message
   return String(err)
 }
 
-async function toApiError(res: Response): Promise<ApiError> {
+export async function toApiError(res: Response): Promise<ApiError> {
   const fallback = `${res.status} ${res.statusText || 'request failed'}`.trim()
   try {
     const body = await res.json()
@@ -45,11 +51,23 @@ async function toApiError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, 'http_error', fallback)
 }
 
+/** fetch with the API key; a 401 is reported (the app shows the sign-in screen) and thrown. */
+export async function authFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = authHeaders(new Headers(init.headers))
+  const res = await fetch(path, { ...init, headers })
+  if (res.status === 401) {
+    const err = await toApiError(res)
+    reportUnauthorized()
+    throw err
+  }
+  return res
+}
+
 async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers)
   headers.set('Accept', 'application/json')
   if (typeof init.body === 'string') headers.set('Content-Type', 'application/json')
-  const res = await fetch(path, { ...init, headers })
+  const res = await authFetch(path, { ...init, headers })
   if (!res.ok) throw await toApiError(res)
   if (res.status === 204) return undefined as T
   const type = res.headers.get('content-type') ?? ''
@@ -79,6 +97,20 @@ async function listAll<T>(path: string, query: Record<string, string> = {}): Pro
   return items
 }
 
+/** The models the server offers: `/api/models`, else the OpenAI-compatible `/v1/models`. */
+async function listModels(): Promise<ModelInfo[]> {
+  try {
+    return (await request<{ items: ModelInfo[] }>('/api/models')).items
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) throw err
+  }
+  const res = await request<{ data: { id: string; owned_by: string }[] }>('/v1/models')
+  return res.data.map((m, i) => ({ name: m.id, provider: m.owned_by, default: i === 0 }))
+}
+
+/** The route that installs the demo collection (sample CVs); one place to adjust it. */
+export const DEMO_ROUTE = '/api/samples/cvs'
+
 export const api = {
   listThreads: (cursor?: string | null) =>
     request<Page<Thread>>(withQuery('/api/threads', { cursor })),
@@ -91,24 +123,42 @@ export const api = {
   postMessage: (threadId: string, body: { content: string; model?: string; collection?: string }) =>
     request<PostMessageResponse>(`/api/threads/${enc(threadId)}/messages`, json(body)),
 
+  /** Deletes a message and everything after it (regenerate, edit and resend). */
+  rewindThread: (threadId: string, messageId: string) =>
+    request<void>(`/api/threads/${enc(threadId)}/messages/${enc(messageId)}`, { method: 'DELETE' }),
+
   getRun: (runId: string) => request<Run>(`/api/runs/${enc(runId)}`),
   cancelRun: (runId: string) =>
     request<{ run_id: string; status: string }>(`/api/runs/${enc(runId)}/cancel`, { method: 'POST' }),
-  runEventsUrl: (runId: string, after = 0) =>
-    withQuery(`/api/runs/${enc(runId)}/events`, { after: after > 0 ? String(after) : null }),
+  runEventsPath: (runId: string) => `/api/runs/${enc(runId)}/events`,
 
-  listModels: async () => (await request<{ data: { id: string }[] }>('/v1/models')).data.map((m) => m.id),
+  listModels,
 
   listCollections: () => listAll<Collection>('/api/collections'),
   createCollection: (name: string) => request<Collection>('/api/collections', json({ name })),
 
   listDocuments: (collection: string) => listAll<DocumentInfo>('/api/documents', { collection }),
-  uploadDocument: (file: File, collection: string) => {
+  uploadDocument: (file: Blob, collection: string, options: { filename?: string; source?: string } = {}) => {
     const form = new FormData()
-    form.append('file', file)
+    form.append('file', file, options.filename ?? (file instanceof File ? file.name : 'upload'))
     form.append('collection', collection)
-    return request<{ document_id: string; status: string }>('/api/documents', { method: 'POST', body: form })
+    if (options.source) form.append('source', options.source)
+    return request<DocumentInfo>('/api/documents', { method: 'POST', body: form })
   },
   deleteDocument: (documentId: string) =>
     request<void>(`/api/documents/${enc(documentId)}`, { method: 'DELETE' }),
+  getJob: (jobId: string) => request<Job>(`/api/jobs/${enc(jobId)}`),
+
+  /** The original file, fetched with the key (a key never goes into a URL). */
+  documentFile: async (documentId: string): Promise<Blob> => {
+    const res = await authFetch(`/api/documents/${enc(documentId)}/file`)
+    if (!res.ok) throw await toApiError(res)
+    return res.blob()
+  },
+
+  /** Installs the demo collection; answers the collection's name. */
+  installDemo: async (): Promise<string> => {
+    const res = await request<{ collection?: string; name?: string } | undefined>(DEMO_ROUTE, json({}))
+    return res?.collection ?? res?.name ?? 'cvs'
+  },
 }

@@ -1,33 +1,28 @@
 /**
- * Follows one run's event log over SSE.
+ * Follows one run's event log over SSE with fetch, so the API key travels in a header.
  *
- * EventSource reconnects by itself with `Last-Event-ID` and the server replays from there, so an
- * event may arrive twice around a reconnect: every event whose seq is not above the last one seen
- * is dropped, which keeps token deltas from being appended twice.
+ * When the connection drops before `done`, it reconnects with `Last-Event-ID: <last seq>` and the
+ * server replays from there. Every event whose seq is not above the last one seen is dropped, so
+ * token deltas are never appended twice.
  */
-import { api } from './api'
-import type { FinalEvent, RunError, RunStatus, Source } from './types'
+import { api, ApiError, toApiError } from './api'
+import { authHeaders, reportUnauthorized } from './auth'
+import { SseParser } from './sse'
+import type { FinalEvent, RunError, RunStatus, Source, StatusEvent } from './types'
 
 export interface RunHandlers {
-  onStatus?(status: RunStatus): void
+  onStatus?(status: StatusEvent): void
   onSources?(sources: Source[]): void
   onToken?(delta: string): void
   onFinal?(final: FinalEvent): void
   onError?(error: RunError): void
   onDone?(status: RunStatus): void
-  /** The browser gave up on the stream (e.g. the server answered 404): no more events will come. */
-  onConnectionLost?(): void
-  /** The connection dropped and EventSource is retrying; `onOpen` follows when it is back. */
+  /** No more events will come (the server refused the stream, or retries ran out). */
+  onConnectionLost?(error: RunError): void
+  /** The connection dropped; `onOpen` follows when it is back. */
   onReconnecting?(): void
   onOpen?(): void
 }
-
-export interface EventSourceLike {
-  readonly readyState: number
-  addEventListener(type: string, listener: (event: Event) => void): void
-  close(): void
-}
-export type EventSourceFactory = (url: string) => EventSourceLike
 
 /** Remembers the highest seq seen and says whether an event is new. */
 export class SeqGate {
@@ -47,28 +42,35 @@ export class SeqGate {
   }
 }
 
-const CLOSED = 2
-const EVENT_TYPES = ['status', 'sources', 'token', 'final', 'done'] as const
+export interface StreamOptions {
+  after?: number
+  fetch?: typeof fetch
+  /** Reconnection attempts in a row without any new event before giving up. */
+  maxRetries?: number
+  /** Delay before the n-th reconnection (ms). */
+  retryDelay?: (attempt: number) => number
+}
+
+const defaultDelay = (attempt: number) => Math.min(500 * 2 ** attempt, 5_000)
 
 /** Opens the stream and returns a function that closes it. */
-export function openRunStream(
-  runId: string,
-  handlers: RunHandlers,
-  options: { after?: number; createEventSource?: EventSourceFactory } = {},
-): () => void {
-  const create = options.createEventSource ?? ((url: string) => new EventSource(url))
+export function openRunStream(runId: string, handlers: RunHandlers, options: StreamOptions = {}): () => void {
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
+  const maxRetries = options.maxRetries ?? 8
+  const delay = options.retryDelay ?? defaultDelay
   const gate = new SeqGate(options.after ?? 0)
-  const source = create(api.runEventsUrl(runId, options.after ?? 0))
-  let closed = false
-  const close = () => {
-    closed = true
-    source.close()
+  const abort = new AbortController()
+  let finished = false
+
+  const finish = () => {
+    finished = true
+    abort.abort()
   }
 
-  const dispatch = (type: string, data: any) => {
+  const dispatch = (type: string, data: any): void => {
     switch (type) {
       case 'status':
-        handlers.onStatus?.(data.status)
+        handlers.onStatus?.(data as StatusEvent)
         break
       case 'sources':
         handlers.onSources?.(data.sources ?? [])
@@ -77,49 +79,79 @@ export function openRunStream(
         handlers.onToken?.(data.delta ?? '')
         break
       case 'final':
-        handlers.onFinal?.(data)
+        handlers.onFinal?.(data as FinalEvent)
         break
       case 'error':
         handlers.onError?.({ code: data.code ?? 'error', message: data.message ?? 'The run failed.' })
         break
       case 'done':
-        close()
+        finish()
         handlers.onDone?.(data.status)
         break
     }
   }
 
-  const onMessage = (type: string) => (event: Event) => {
-    if (closed) return
-    const message = event as MessageEvent<string>
-    if (!gate.accept(message.lastEventId)) return
-    let data: unknown
+  /** One connection; resolves true when it saw at least one new event. */
+  const connect = async (): Promise<boolean> => {
+    const headers = authHeaders(new Headers({ Accept: 'text/event-stream' }))
+    if (gate.last > 0) headers.set('Last-Event-ID', String(gate.last))
+    const res = await doFetch(api.runEventsPath(runId), { headers, signal: abort.signal, cache: 'no-store' })
+    if (!res.ok) throw await toApiError(res)
+    if (!res.body) throw new ApiError(0, 'stream_unsupported', 'This browser cannot read streams.')
+    handlers.onOpen?.()
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+    const parser = new SseParser()
+    let progressed = false
     try {
-      data = JSON.parse(message.data)
-    } catch {
-      return
+      while (!finished) {
+        const { value, done } = await reader.read()
+        if (done) break
+        for (const message of parser.push(value)) {
+          if (finished) break
+          if (!gate.accept(message.id)) continue
+          progressed = true
+          let data: unknown
+          try {
+            data = JSON.parse(message.data)
+          } catch {
+            continue
+          }
+          dispatch(message.event, data ?? {})
+        }
+      }
+    } finally {
+      reader.cancel().catch(() => {})
     }
-    dispatch(type, data ?? {})
+    return progressed
   }
 
-  for (const type of EVENT_TYPES) source.addEventListener(type, onMessage(type))
-
-  // "error" is both the server's `event: error` frame (a MessageEvent with data) and
-  // EventSource's own signal that the connection failed (a plain Event).
-  const onServerError = onMessage('error')
-  source.addEventListener('error', (event: Event) => {
-    if (closed) return
-    if (typeof (event as MessageEvent).data === 'string') return onServerError(event)
-    if (source.readyState === CLOSED) {
-      closed = true
-      handlers.onConnectionLost?.()
-    } else {
+  const run = async () => {
+    let failures = 0
+    while (!finished) {
+      try {
+        if (await connect()) failures = 0
+        else failures++
+      } catch (err) {
+        if (finished) return
+        if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
+          if (err.status === 401) reportUnauthorized()
+          finished = true
+          handlers.onConnectionLost?.({ code: err.code, message: err.message })
+          return
+        }
+        failures++
+      }
+      if (finished) return
+      if (failures > maxRetries) {
+        finished = true
+        handlers.onConnectionLost?.({ code: 'stream_lost', message: 'Lost the connection to the answer stream.' })
+        return
+      }
       handlers.onReconnecting?.()
+      await new Promise((resolve) => setTimeout(resolve, delay(failures)))
     }
-  })
-  source.addEventListener('open', () => {
-    if (!closed) handlers.onOpen?.()
-  })
+  }
 
-  return close
+  void run()
+  return finish
 }

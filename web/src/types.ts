@@ -1,5 +1,12 @@
-/** Shapes of the ragline HTTP API (see API.md), as far as the UI uses them. */
+/**
+ * Shapes of the ragline HTTP API (API.md), as far as the UI uses them.
+ *
+ * Interfaces tagged `@schema Name` are checked against the components of the server's
+ * `/openapi.json` by tests/unit/test_ui_types.py, and the string unions against the server's own
+ * constants, so that they cannot drift from what the server sends.
+ */
 
+/** @schema ThreadOut */
 export interface Thread {
   thread_id: string
   title: string | null
@@ -9,6 +16,7 @@ export interface Thread {
   updated_at: string
 }
 
+/** A retrieved passage, numbered from 1 in an answer (`sources` events, `final.sources`). */
 export interface Source {
   document_id?: string
   source: string
@@ -19,14 +27,29 @@ export interface Source {
   text?: string
 }
 
+/** One sentence of an answer, checked against the passages (`final.claims`). */
+export interface Claim {
+  text: string
+  start: number
+  end: number
+  /** 1-based numbers into the answer's sources. */
+  sources: number[]
+  supported: boolean
+  score?: number
+}
+
+/** @values message_state */
+export type MessageState = 'complete' | 'cancelled' | 'failed'
+
+/** @model ragline.web.routes.threads.MessageOut */
 export interface ApiMessage {
   message_id: string
   role: 'user' | 'assistant'
   content: string
   sources?: Source[] | null
   run_id?: string | null
+  state: MessageState
   created_at: string
-  state?: string
 }
 
 export interface Page<T> {
@@ -34,35 +57,51 @@ export interface Page<T> {
   next_cursor?: string | null
 }
 
+/** @schema PostedOut */
 export interface PostMessageResponse {
   run_id: string
   message_id: string
   status: string
 }
 
+/** @values run_status */
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
+
+/** @values run_stage */
+export type RunStage = 'queued' | 'condensing' | 'retrieving' | 'reading' | 'generating'
+
+/** The data of a `status` event. */
+export interface StatusEvent {
+  status: RunStatus
+  stage?: RunStage
+  progress?: number
+  position?: number
+}
 
 export interface RunError {
   code: string
   message: string
 }
 
+/** @schema RunOut */
 export interface Run {
   run_id: string
   thread_id: string
   status: RunStatus
   model: string
-  error: RunError | string | null
+  error: RunError | null
 }
 
 export interface FinalEvent {
   message_id: string
   content: string
   sources?: Source[] | null
-  usage?: { prompt_tokens: number; completion_tokens: number }
+  usage?: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number }
   model?: string
+  claims?: Claim[] | null
 }
 
+/** @schema CollectionOut */
 export interface Collection {
   collection_id: string
   name: string
@@ -70,14 +109,38 @@ export interface Collection {
   chunks?: number
 }
 
+/** @values document_status */
 export type DocumentStatus = 'pending' | 'processing' | 'ready' | 'failed'
 
+/** @schema DocumentOut */
 export interface DocumentInfo {
   document_id: string
+  job_id: string | null
+  collection: string
   source: string
   title: string | null
+  filename: string
+  content_type: string
   status: DocumentStatus
   pages: number | null
   chunks: number | null
   error: string | null
+}
+
+
+/** @schema JobOut */
+export interface Job {
+  job_id: string
+  document_id: string
+  /** `pending`, an ingestion stage (`parsing`, `chunking`, `embedding`, ...), `ready` or `failed`. */
+  status: string
+  progress: number
+  error: string | null
+}
+
+/** @schema ModelInfo */
+export interface ModelInfo {
+  name: string
+  provider: string
+  default: boolean
 }

@@ -7,17 +7,25 @@ interface Props {
   focusKey?: string | null
   /** Controls shown under the input (model and collection pickers). */
   toolbar?: ReactNode
+  /** Text to put into the box (edit and resend); a new `nonce` puts it again. */
+  draft?: { text: string; nonce: number } | null
 }
 
 const MAX_HEIGHT_PX = 200
 
 /** Message box: Enter sends, Shift+Enter adds a line; Stop replaces Send while an answer streams. */
-export function Composer({ streaming, onSend, onStop, focusKey, toolbar }: Props) {
+export function Composer({ streaming, onSend, onStop, focusKey, toolbar, draft }: Props) {
   const [text, setText] = useState('')
   const [sending, setSending] = useState(false)
   const input = useRef<HTMLTextAreaElement>(null)
 
   useEffect(() => input.current?.focus(), [focusKey])
+
+  useEffect(() => {
+    if (!draft) return
+    setText(draft.text)
+    input.current?.focus()
+  }, [draft])
 
   useEffect(() => {
     const el = input.current
@@ -65,7 +73,7 @@ export function Composer({ streaming, onSend, onStop, focusKey, toolbar }: Props
               void submit()
             }
           }}
-          className="max-h-[200px] min-h-10 flex-1 resize-none bg-transparent px-2 py-2 text-slate-800 outline-none placeholder:text-slate-400"
+          className="max-h-[200px] min-h-10 flex-1 resize-none bg-transparent px-2 py-2 text-slate-800 outline-none placeholder:text-slate-500"
         />
         {streaming ? (
           <button
@@ -90,7 +98,7 @@ export function Composer({ streaming, onSend, onStop, focusKey, toolbar }: Props
       </div>
       <div className="mx-auto mt-2 flex max-w-3xl flex-wrap items-center gap-x-4 gap-y-2 px-1">
         {toolbar}
-        <p className="ml-auto hidden text-[11px] text-slate-400 sm:block">Enter to send · Shift+Enter for a new line</p>
+        <p className="ml-auto hidden text-[11px] text-slate-500 sm:block">Enter to send · Shift+Enter for a new line</p>
       </div>
     </form>
   )

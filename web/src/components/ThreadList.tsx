@@ -19,7 +19,7 @@ export function ThreadList({ threads, selectedId, hasMore, error, onSelect, onDe
   return (
     <nav aria-label="Chats" className="min-h-0 flex-1 overflow-y-auto px-2 pb-4">
       {error && <p className="px-2 py-3 text-sm text-red-300">{error}</p>}
-      {!error && threads.length === 0 && <p className="px-2 py-3 text-sm text-slate-400">No chats yet.</p>}
+      {!error && threads.length === 0 && <p className="px-2 py-3 text-sm text-slate-300">No chats yet.</p>}
       <ul className="space-y-0.5">
         {threads.map((thread) => {
           const selected = thread.thread_id === selectedId
@@ -36,7 +36,7 @@ export function ThreadList({ threads, selectedId, hasMore, error, onSelect, onDe
                 }`}
               >
                 <span className="block truncate text-sm">{threadTitle(thread)}</span>
-                <span className="block truncate text-[11px] text-slate-400">
+                <span className="block truncate text-[11px] text-slate-300">
                   {[thread.collection, relativeTime(thread.updated_at || thread.created_at)].filter(Boolean).join(' · ')}
                 </span>
               </button>
@@ -63,7 +63,7 @@ export function ThreadList({ threads, selectedId, hasMore, error, onSelect, onDe
         <button
           type="button"
           onClick={onLoadMore}
-          className="mt-2 w-full rounded-lg px-3 py-2 text-sm text-slate-400 hover:bg-slate-800 hover:text-white"
+          className="mt-2 w-full rounded-lg px-3 py-2 text-sm text-slate-300 hover:bg-slate-800 hover:text-white"
         >
           Load older chats
         </button>

@@ -1,10 +1,21 @@
-/** Messages of one thread, sending, streaming the answer and stopping it. */
+/** Messages of one thread, sending, streaming the answer (with its progress) and stopping it. */
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, ApiError, errorMessage } from '../api'
 import { openRunStream } from '../runStream'
-import type { ApiMessage, Run, RunError, RunStatus, Source } from '../types'
+import type { ApiMessage, Claim, MessageState, Run, RunError, RunStage, RunStatus, Source, StatusEvent } from '../types'
 
-export type MessageStatus = 'complete' | 'streaming' | 'failed' | 'cancelled'
+export type MessageStatus = MessageState | 'streaming'
+
+/** Where a run stands while the user waits. */
+export interface RunProgress {
+  stage: RunStage
+  /** 0..1 within the stage, when the server knows it. */
+  progress?: number
+  /** Place in the model's queue. */
+  position?: number
+  /** When this stage began (client clock, ms), for an estimate of what is left. */
+  since: number
+}
 
 export interface ChatMessage {
   key: string
@@ -13,42 +24,41 @@ export interface ChatMessage {
   status: MessageStatus
   runId?: string
   runStatus?: RunStatus
+  progress?: RunProgress
   sources?: Source[]
+  claims?: Claim[]
   error?: RunError
   model?: string
   reconnecting?: boolean
 }
 
-const ACTIVE_STATES = new Set(['pending', 'queued', 'running', 'streaming', 'in_progress'])
-const FAILED_STATES = new Set(['failed', 'error'])
 const MAX_RUN_LOOKUPS = 20
-
-function messageStatus(state: string | undefined): MessageStatus {
-  if (!state) return 'complete'
-  if (ACTIVE_STATES.has(state)) return 'streaming'
-  if (FAILED_STATES.has(state)) return 'failed'
-  return state === 'cancelled' ? 'cancelled' : 'complete'
-}
+/** Claims of finished answers are read back from their run's log for the newest few. */
+const CLAIM_LOOKUPS = 3
 
 function fromApi(m: ApiMessage): ChatMessage {
   return {
     key: m.message_id,
     role: m.role,
     content: m.content ?? '',
-    status: messageStatus(m.state),
+    status: m.state ?? 'complete',
     runId: m.run_id ?? undefined,
     sources: m.sources ?? undefined,
   }
 }
 
-function runError(run: Run): RunError | undefined {
-  if (!run.error) return undefined
-  return typeof run.error === 'string' ? { code: 'run_failed', message: run.error } : run.error
-}
-
 function outcome(status: RunStatus): MessageStatus {
   if (status === 'done') return 'complete'
   return status === 'cancelled' ? 'cancelled' : 'failed'
+}
+
+/** The progress after a `status` event; a new stage restarts the clock. */
+export function nextProgress(previous: RunProgress | undefined, event: StatusEvent, now = Date.now()): RunProgress {
+  // A server that sends no stage: queued while queued, then "reading" until the first token.
+  const fallback: RunStage = previous && previous.stage !== 'queued' ? previous.stage : 'reading'
+  const stage: RunStage = event.stage ?? (event.status === 'queued' ? 'queued' : fallback)
+  const since = previous && previous.stage === stage ? previous.since : now
+  return { stage, progress: event.progress, position: event.position, since }
 }
 
 interface Callbacks {
@@ -58,6 +68,11 @@ interface Callbacks {
   createThread: () => Promise<string>
   /** Selects a thread this hook created; its messages are then kept rather than reloaded. */
   selectThread: (threadId: string) => void
+}
+
+export interface SendOptions {
+  model?: string
+  collection?: string
 }
 
 export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
@@ -70,6 +85,8 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
   const createdHere = useRef<string | null>(null)
   const latest = useRef(callbacks)
   latest.current = callbacks
+  const current = useRef(messages)
+  current.current = messages
 
   const update = useCallback((key: string, change: (m: ChatMessage) => Partial<ChatMessage>) => {
     setMessages((all) => all.map((m) => (m.key === key ? { ...m, ...change(m) } : m)))
@@ -93,27 +110,51 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
         latest.current.onActivity()
       }
       closeStream.current = openRunStream(runId, {
-        onStatus: (runStatus) => update(key, () => ({ runStatus })),
+        onStatus: (event) =>
+          update(key, (m) => ({ runStatus: event.status, progress: nextProgress(m.progress, event) })),
         onSources: (sources) => update(key, () => ({ sources })),
-        onToken: (delta) => update(key, (m) => ({ content: m.content + delta })),
+        onToken: (delta) =>
+          update(key, (m) => ({
+            content: m.content + delta,
+            progress: m.progress?.stage === 'generating' ? m.progress : { stage: 'generating', since: Date.now() },
+          })),
         onFinal: (final) =>
-          update(key, (m) => ({ content: final.content, sources: final.sources ?? m.sources, model: final.model })),
+          update(key, (m) => ({
+            content: final.content,
+            sources: final.sources ?? m.sources,
+            claims: final.claims ?? undefined,
+            model: final.model,
+          })),
         onError: (error) => update(key, () => ({ error })),
         onDone: (status) => {
-          update(key, () => ({ status: outcome(status), runStatus: status, reconnecting: false }))
+          update(key, () => ({ status: outcome(status), runStatus: status, reconnecting: false, progress: undefined }))
           finish()
         },
         onReconnecting: () => update(key, () => ({ reconnecting: true })),
         onOpen: () => update(key, () => ({ reconnecting: false })),
-        onConnectionLost: () => {
-          update(key, (m) => ({
-            status: 'failed',
-            reconnecting: false,
-            error: m.error ?? { code: 'stream_lost', message: 'Lost the connection to the answer stream.' },
-          }))
+        onConnectionLost: (error) => {
+          update(key, (m) => ({ status: 'failed', reconnecting: false, progress: undefined, error: m.error ?? error }))
           finish()
         },
       })
+    },
+    [update],
+  )
+
+  /** Reads the claims of finished answers back from their runs' logs (they are not in the history). */
+  const loadClaims = useCallback(
+    (loaded: ChatMessage[], isCurrent: () => boolean) => {
+      const wanted = loaded
+        .filter((m) => m.role === 'assistant' && m.runId && !m.claims && m.sources?.length && m.status === 'complete')
+        .slice(-CLAIM_LOOKUPS)
+      for (const m of wanted) {
+        const close = openRunStream(m.runId!, {
+          onFinal: (final) => {
+            close()
+            if (isCurrent() && final.claims?.length) update(m.key, () => ({ claims: final.claims ?? undefined }))
+          },
+        }, { maxRetries: 0 })
+      }
     },
     [update],
   )
@@ -124,11 +165,6 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
    */
   const resolveUnanswered = useCallback(
     async (loaded: ChatMessage[], isCurrent: () => boolean) => {
-      const last = loaded[loaded.length - 1]
-      if (last?.role === 'assistant' && last.runId && last.status === 'streaming') {
-        follow(last.runId, last.key)
-        return
-      }
       const unanswered = loaded
         .filter((m, i) => m.role === 'user' && m.runId && loaded[i + 1]?.role !== 'assistant')
         .slice(-MAX_RUN_LOOKUPS)
@@ -136,7 +172,7 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
       if (!isCurrent()) return
       const replies = new Map<string, ChatMessage>()
       let active: ChatMessage | undefined
-      runs.forEach((run, i) => {
+      runs.forEach((run: Run | null, i) => {
         if (!run || run.status === 'done') return
         const running = run.status === 'queued' || run.status === 'running'
         const reply: ChatMessage = {
@@ -146,7 +182,7 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
           runId: run.run_id,
           runStatus: run.status,
           status: running ? 'streaming' : outcome(run.status),
-          error: runError(run),
+          error: run.error ?? undefined,
         }
         replies.set(unanswered[i].key, reply)
         if (running) active = reply
@@ -174,6 +210,7 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
         if (!current) return
         const loaded = items.map(fromApi)
         setMessages(loaded)
+        loadClaims(loaded, () => current)
         return resolveUnanswered(loaded, () => current)
       })
       .catch((err) => current && setLoadError(errorMessage(err)))
@@ -183,11 +220,11 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
       closeStream.current?.()
       closeStream.current = null
     }
-  }, [threadId, stopFollowing, resolveUnanswered])
+  }, [threadId, stopFollowing, resolveUnanswered, loadClaims])
 
   /** Posts a message and streams the answer. Throws ApiError when the server refuses it. */
   const send = useCallback(
-    async (content: string, options: { model?: string; collection?: string } = {}) => {
+    async (content: string, options: SendOptions = {}) => {
       let target = threadId
       if (!target) {
         target = await latest.current.createThread()
@@ -201,7 +238,15 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
       setMessages((all) => [
         ...all,
         { key: res.message_id, role: 'user', content, status: 'complete', runId: res.run_id },
-        { key, role: 'assistant', content: '', status: 'streaming', runId: res.run_id, runStatus: res.status as RunStatus },
+        {
+          key,
+          role: 'assistant',
+          content: '',
+          status: 'streaming',
+          runId: res.run_id,
+          runStatus: res.status as RunStatus,
+          progress: { stage: 'queued', since: Date.now() },
+        },
       ])
       follow(res.run_id, key)
       latest.current.onActivity()
@@ -220,5 +265,26 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
     }
   }, [activeRunId])
 
-  return { messages, loading, loadError, activeRunId, send, stop }
+  /**
+   * Replaces the last question and its answer: the server forgets them (and their run), then
+   * `content` is asked in their place. Regenerate passes the same question, edit a new one.
+   */
+  const replaceLast = useCallback(
+    async (content: string, options: SendOptions = {}) => {
+      const last = current.current.findLast((m) => m.role === 'user')
+      if (threadId && last) {
+        await api.rewindThread(threadId, last.key)
+        setMessages((all) => {
+          const index = all.findIndex((m) => m.key === last.key)
+          return index >= 0 ? all.slice(0, index) : all
+        })
+      }
+      await send(content, options)
+    },
+    [threadId, send],
+  )
+
+  const lastQuestion = [...messages].reverse().find((m) => m.role === 'user')?.content ?? null
+
+  return { messages, loading, loadError, activeRunId, lastQuestion, send, replaceLast, stop }
 }

@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from ragline.adapters.db.tables import Message, Thread
 from ragline.bootstrap import Container
 from ragline.domain.errors import InvalidInput, NotFound
+from ragline.services import rewind
 from ragline.services import threads as svc
 from ragline.web.deps import ContainerDep, CurrentUser, Principal
 from ragline.web.pagination import CursorParam, LimitParam, decode_cursor, page
@@ -181,3 +182,14 @@ async def post_message(
     if not posted.created:
         response.headers["Idempotent-Replayed"] = "true"
     return PostedOut(run_id=posted.run_id, message_id=posted.message_id, status=posted.status)
+
+
+@router.delete("/{thread_id}/messages/{message_id}", status_code=204,
+               responses={409: {"description": "the thread has an active run (`run_active`)"}})
+async def rewind_thread(
+    thread_id: str, message_id: str, container: ContainerDep, user: CurrentUser
+) -> Response:
+    """Delete this message and every later one of the thread, with their runs and events
+    (regenerate an answer, or edit and resend a question, by posting again afterwards)."""
+    await rewind.rewind_thread(container.db, user.user_id, thread_id, message_id)
+    return Response(status_code=204)

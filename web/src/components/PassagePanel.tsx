@@ -1,0 +1,129 @@
+import { useEffect, useRef, useState } from 'react'
+import { api, errorMessage } from '../api'
+import type { Source } from '../types'
+
+interface Props {
+  source: Source
+  n: number
+  onClose(): void
+}
+
+/** An object URL for a fetched file, with `#page=N` for PDFs (the browser's viewer opens there). */
+export function fileUrl(objectUrl: string, type: string, page: number | null | undefined): string {
+  return type.includes('pdf') && page != null ? `${objectUrl}#page=${page}` : objectUrl
+}
+
+/** The passage behind citation [n], with its document and page, and the original file. */
+export function PassagePanel({ source, n, onClose }: Props) {
+  const [opening, setOpening] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const [fallback, setFallback] = useState<string | null>(null)
+  const urls = useRef(new Map<string, { url: string; type: string }>())
+  const closeButton = useRef<HTMLButtonElement>(null)
+
+  useEffect(() => {
+    closeButton.current?.focus()
+    setError(null)
+    setFallback(null)
+  }, [source, n])
+
+  useEffect(() => {
+    const cache = urls.current
+    return () => {
+      for (const { url } of cache.values()) URL.revokeObjectURL(url)
+      cache.clear()
+    }
+  }, [])
+
+  const openFile = async () => {
+    if (!source.document_id) return
+    setOpening(true)
+    setError(null)
+    try {
+      let file = urls.current.get(source.document_id)
+      if (!file) {
+        const blob = await api.documentFile(source.document_id)
+        file = { url: URL.createObjectURL(blob), type: blob.type }
+        urls.current.set(source.document_id, file)
+      }
+      const href = fileUrl(file.url, file.type, source.page)
+      const opened = window.open(href, '_blank')
+      setFallback(opened ? null : href)
+    } catch (err) {
+      setError(errorMessage(err))
+    } finally {
+      setOpening(false)
+    }
+  }
+
+  return (
+    <aside
+      aria-label={`Source ${n}`}
+      data-testid="passage-panel"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') onClose()
+      }}
+      className="flex h-full flex-col bg-white"
+    >
+      <header className="flex items-center justify-between gap-2 border-b border-slate-200 px-4 py-3">
+        <h2 className="font-semibold text-slate-800">
+          Source <span className="font-mono text-indigo-700">[{n}]</span>
+        </h2>
+        <button
+          ref={closeButton}
+          type="button"
+          onClick={onClose}
+          aria-label="Close source"
+          className="rounded-md p-1.5 text-slate-600 hover:bg-slate-100 hover:text-slate-900 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
+        >
+          <svg viewBox="0 0 20 20" fill="currentColor" className="size-5" aria-hidden="true">
+            <path d="M6.28 5.22a.75.75 0 0 0-1.06 1.06L8.94 10l-3.72 3.72a.75.75 0 1 0 1.06 1.06L10 11.06l3.72 3.72a.75.75 0 1 0 1.06-1.06L11.06 10l3.72-3.72a.75.75 0 0 0-1.06-1.06L10 8.94 6.28 5.22Z" />
+          </svg>
+        </button>
+      </header>
+      <div className="min-h-0 flex-1 space-y-3 overflow-y-auto px-4 py-3">
+        <div>
+          <p className="font-medium break-words text-slate-800" data-testid="passage-title">
+            {source.title || source.source}
+          </p>
+          {source.title && source.title !== source.source && (
+            <p className="text-xs break-all text-slate-600">{source.source}</p>
+          )}
+          <p className="mt-1 text-xs text-slate-600">
+            {source.page != null ? `Page ${source.page}` : 'No page number'}
+            {source.score != null && ` · relevance ${source.score.toFixed(3)}`}
+          </p>
+        </div>
+        {source.document_id && (
+          <div className="flex flex-wrap items-center gap-2">
+            <button
+              type="button"
+              data-testid="open-original"
+              onClick={() => void openFile()}
+              disabled={opening}
+              className="h-9 rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none disabled:opacity-60"
+            >
+              {opening ? 'Opening…' : source.page != null ? `Open the original at page ${source.page}` : 'Open the original'}
+            </button>
+            {fallback && (
+              <a href={fallback} target="_blank" rel="noopener" className="text-sm text-indigo-700 underline">
+                The browser blocked the new tab: open it here
+              </a>
+            )}
+          </div>
+        )}
+        {error && (
+          <p role="alert" className="rounded-lg bg-red-50 px-3 py-2 text-sm text-red-700">
+            {error}
+          </p>
+        )}
+        <blockquote
+          data-testid="passage-text"
+          className="rounded-lg border-l-4 border-indigo-300 bg-slate-50 px-3 py-2 text-sm leading-relaxed whitespace-pre-wrap text-slate-800"
+        >
+          {source.text || 'The passage text is not available.'}
+        </blockquote>
+      </div>
+    </aside>
+  )
+}
