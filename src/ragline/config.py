@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     jwt_secret: str = ""
     log_level: str = "INFO"
     log_json: bool = True
+    otlp_endpoint: str | None = None  # OTLP/HTTP collector, e.g. http://127.0.0.1:4318
 
     # Runs and streaming
     max_message_bytes: int = 32 * 1024

@@ -5,12 +5,29 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
+import tempfile
+from typing import Any
 
 import typer
+from pydantic import ValidationError
 
+from ragline.cli.startup import StartupError, one_line
 from ragline.config import Settings
 
-app = typer.Typer(help="ragline: chat with an LLM over your own documents.", no_args_is_help=True)
+
+class _Ragline(typer.Typer):
+    """A configuration mistake is one line on stderr and exit status 2, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except (ValidationError, StartupError) as exc:
+            typer.echo(f"ragline: {one_line(exc)}", err=True)
+            sys.exit(2)
+
+
+app = _Ragline(help="ragline: chat with an LLM over your own documents.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -24,8 +41,8 @@ def serve(
     """Apply pending migrations, then serve the API and the web UI."""
     import uvicorn
 
-    from ragline.adapters.db.migrate import upgrade
-    from ragline.web.observability import configure_logging
+    from ragline.cli.startup import check_models, migrate
+    from ragline.telemetry.logs import configure_logging
 
     if host is not None:  # flags win over the environment and are validated like it
         os.environ["RAGLINE_HOST"] = host
@@ -33,14 +50,19 @@ def serve(
         os.environ["RAGLINE_PORT"] = str(port)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
-    upgrade(settings.resolved_database_url)
+    migrate(settings)
+    check_models(settings)
     if workers > 1:
+        # Each worker keeps its metrics in files here; any worker's /metrics sums them all.
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ragline-metrics-")
         uvicorn.run(
             "ragline.web.main:app",
             host=settings.host,
             port=settings.port,
             workers=workers,
             log_config=None,
+            access_log=False,  # the app logs each request itself, with its ids
         )
         return
     from ragline.web.app import create_app
@@ -50,6 +72,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=5,
     )
 

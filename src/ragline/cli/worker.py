@@ -9,7 +9,8 @@ from ragline.config import Settings
 
 def worker() -> None:
     """Run an ingestion worker: parse, chunk, embed and index uploaded documents."""
-    from ragline.web.observability import configure_logging
+    from ragline.telemetry.logs import configure_logging
+    from ragline.telemetry.tracing import configure_tracing, shutdown_tracing
     from ragline.worker import run_worker
 
     settings = Settings()
@@ -18,7 +19,11 @@ def worker() -> None:
         typer.echo("ragline worker needs RAGLINE_REDIS_URL; without it `ragline serve` "
                    "ingests in-process.", err=True)
         raise typer.Exit(2)
-    run_worker(settings)
+    configure_tracing(settings.otlp_endpoint, "ragline-worker")
+    try:
+        run_worker(settings)
+    finally:
+        shutdown_tracing()
 
 
 def register(app: typer.Typer) -> None:

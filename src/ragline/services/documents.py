@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from ragline.domain.errors import InvalidInput
 from ragline.services import collections as coll
 from ragline.services import library
 from ragline.services.ingest import Observer, run_job
+from ragline.telemetry import hooks
 from ragline.worker import JobQueue, build_broker, ingest_context, sweep_forever
 
 log = logging.getLogger(__name__)
@@ -122,7 +124,9 @@ class DocumentService:
             return Scope(tuple((c.id, c.version) for c in targets),
                          tuple(document_ids) if document_ids else None)
 
+        started = time.perf_counter()
         hits = await self.index.search(query, resolve, top_k=top_k, mode=_mode(mode))
+        hooks.retrieval_took(mode, time.perf_counter() - started)
         return [
             {"chunk_id": str(h.chunk_id), "document_id": h.document_id, "source": h.source,
              "title": h.title, "page": h.page, "heading": h.heading, "text": h.text,

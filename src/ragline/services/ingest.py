@@ -27,6 +27,7 @@ from ragline.adapters.uploads import UploadStore
 from ragline.domain.errors import RaglineError
 from ragline.services.chunking import ChunkDraft, chunk_sections
 from ragline.services.library import FAILED, PENDING, PROCESSING, READY
+from ragline.telemetry import hooks
 
 log = logging.getLogger(__name__)
 ACTIVE = ("parsing", "chunking", "embedding", "indexing")
@@ -104,6 +105,7 @@ async def _heartbeat(ctx: IngestContext, job_id: str, attempt: int) -> None:
             log.warning("job %s: heartbeat failed", job_id, exc_info=True)
 
 
+@hooks.observe_job
 async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = None) -> str:
     """Run one job to its end; returns the final status, or `skipped` if not claimable."""
     claimed = await _claim(ctx, job_id)
@@ -114,6 +116,7 @@ async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = N
 
     async def stage(status: str, progress: float) -> None:
         await _update(ctx, job_id, attempt, status=status, progress=round(progress, 3))
+        hooks.job_stage(status)
         if observer is not None:
             observer(status, progress)
 
@@ -147,6 +150,7 @@ async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = N
                                  vectors=vectors)
             current.status, current.error, current.updated_at = READY, None, _now()
             current.title, current.pages, current.chunks = parsed.title, parsed.pages, len(drafts)
+        hooks.job_counts(parsed.pages, len(drafts))
         if observer is not None:
             observer(READY, 1.0)
         return READY

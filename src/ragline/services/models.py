@@ -28,6 +28,7 @@ from ragline.domain.llm import (
 )
 from ragline.services.model_specs import load_model_specs
 from ragline.services.retry_policy import RetryPolicy, next_event, timeout_after
+from ragline.telemetry import hooks
 
 if TYPE_CHECKING:
     from ragline.config import Settings
@@ -117,6 +118,7 @@ class ModelRegistry:
         error = ProviderError(f"model {name!r} produced nothing")
         for index, model in enumerate(chain):
             if index:
+                hooks.provider_fell_back(chain[index - 1], model)
                 yield ModelSwitched(model, f"{chain[index - 1]} failed: {error.message}")
             policy = self.policy(model)
             attempt = 0
@@ -124,19 +126,23 @@ class ModelRegistry:
                 started = False
                 try:
                     provider = self.provider(model)
-                    async with _closing(provider.stream(messages, params)) as events:
-                        timeout = policy.first_token_timeout
-                        while event := await next_event(events, timeout, started=started):
-                            started = started or isinstance(event, TextDelta | Usage | Finish)
-                            timeout = timeout_after(event, policy, started)
-                            yield event
+                    with hooks.ModelCall(model) as call:
+                        async with _closing(provider.stream(messages, params)) as events:
+                            timeout = policy.first_token_timeout
+                            while event := await next_event(events, timeout, started=started):
+                                started = started or isinstance(event, TextDelta | Usage | Finish)
+                                timeout = timeout_after(event, policy, started)
+                                call.observe(event)
+                                yield event
                     return
                 except ProviderError as exc:
+                    hooks.provider_failed(model, exc.code)
                     if started:
                         raise
                     error = exc
                 except Exception as exc:
                     wrapped = ProviderError(f"model {model!r} failed: {exc!r}")
+                    hooks.provider_failed(model, wrapped.code)
                     if started:
                         raise wrapped from exc
                     error = wrapped
@@ -145,6 +151,7 @@ class ModelRegistry:
                 if delay is None:
                     break
                 attempt += 1
+                hooks.provider_retried(model)
                 await self._sleep(delay)
         raise error
 

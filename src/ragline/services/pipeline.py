@@ -21,6 +21,8 @@ from ragline.services.run_options import (
     sampling_params,
 )
 from ragline.services.runs import Models, Prepared, RunInput
+from ragline.telemetry import tracing
+from ragline.telemetry.hooks import stage
 
 log = logging.getLogger(__name__)
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
@@ -118,18 +120,23 @@ class AnswerPipeline:
             return Prepared(layout(system, past, current, window, count), None, params)
         await report("retrieving")
         assert run.collection is not None  # _has_documents said so
+        if past:  # a follow-up is searched together with the question before it
+            with tracing.span("condense"):
+                query = follow_up_query(past, run.question)
+        else:
+            query = run.question
         hits = await self.retrieve(
-            run.owner_id, follow_up_query(past, run.question), run.collection,
-            retrieval_top_k(run.options, self.config.top_k),
+            run.owner_id, query, run.collection, retrieval_top_k(run.options, self.config.top_k),
         )
-        budget = passage_budget(
-            self.models.prompt_rate(run.model), self.config.target_wait,
-            self.config.passage_tokens_min, self.config.passage_tokens_max,
-        )
-        sources = select_passages(hits, run.question, budget, self.config.passage_tokens)
-        system = grounded_system(run.options, self.prompts.get("system_grounded"))
-        current = Turn(run.question, passages=sources)
-        return Prepared(layout(system, past, current, window, count), sources, params)
+        with tracing.span("prompt"):
+            budget = passage_budget(
+                self.models.prompt_rate(run.model), self.config.target_wait,
+                self.config.passage_tokens_min, self.config.passage_tokens_max,
+            )
+            sources = select_passages(hits, run.question, budget, self.config.passage_tokens)
+            system = grounded_system(run.options, self.prompts.get("system_grounded"))
+            current = Turn(run.question, passages=sources)
+            return Prepared(layout(system, past, current, window, count), sources, params)
 
     async def _has_documents(self, run: RunInput) -> bool:
         """Plain chat without a collection, or with one that never held a chunk (version 0)."""
@@ -137,6 +144,7 @@ class AnswerPipeline:
             return False
         return bool(await self.retriever.collection_version(run.owner_id, run.collection))
 
+    @stage("retrieve")
     async def retrieve(
         self, owner_id: str, query: str, collection: str, top_k: int | None = None
     ) -> list[dict[str, Any]]:

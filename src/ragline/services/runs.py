@@ -29,6 +29,7 @@ from ragline.domain.llm import (
 )
 from ragline.domain.runs import ACTIVE, CANCELLED, DONE, FAILED, RUNNING
 from ragline.services.event_log import EventWriter
+from ragline.telemetry.hooks import describe_run, observe_run, run_finished, stage
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +134,14 @@ class _Progress:
         return "".join(self.parts)
 
 
+@observe_run
 async def execute_run(
     run_id: str, ctx: RunContext, *, user_cancelled: Callable[[str], bool] = lambda _: False
 ) -> None:
     writer = ctx.writer
     async with ctx.db.session() as session:
         run_input = await load_run_input(session, run_id)
+    describe_run(run_input.thread_id, run_input.owner_id, run_input.model)
     progress = _Progress(run_input.model)
     started = writer.stage(run_id, "status", {"status": RUNNING})
 
@@ -200,6 +203,7 @@ async def execute_run(
     await finish_run(ctx, run_id, progress.text, DONE, None, progress, data=data)
 
 
+@stage("persist")
 async def finish_run(
     ctx: RunContext,
     run_id: str,
@@ -220,6 +224,7 @@ async def finish_run(
         thread_id, model = run.thread_id, run.model
     if progress is not None:
         model = progress.model
+    run_finished(status, model, error)
     message_id = None
     records = []
     usage = progress.usage if progress else Usage(0, 0)

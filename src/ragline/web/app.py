@@ -17,6 +17,8 @@ from ragline.bootstrap import Container, build_container
 from ragline.config import Settings
 from ragline.domain.errors import NotFound
 from ragline.mcp.http import mount_mcp
+from ragline.telemetry import metrics as telemetry_metrics
+from ragline.telemetry.tracing import configure_tracing, shutdown_tracing
 from ragline.web.errors import install_error_handlers
 from ragline.web.observability import Metrics, install_observability
 from ragline.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
@@ -46,6 +48,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_tracing(settings.otlp_endpoint)
         if migrate:
             await asyncio.to_thread(upgrade, settings.resolved_database_url)
         container = (container_factory or build_container)(settings)
@@ -57,6 +60,8 @@ def create_app(
                 yield
         finally:
             await container.stop()
+            await asyncio.to_thread(shutdown_tracing)
+            telemetry_metrics.process_exited()
 
     app = FastAPI(
         title="ragline",
@@ -67,12 +72,12 @@ def create_app(
     )
     app.state.metrics = metrics
     install_error_handlers(app)
-    install_observability(app, metrics)
     if settings.rate_limit_per_minute > 0:
         counter = RedisCounter(settings.redis_url) if settings.redis_url else MemoryCounter()
         app.add_middleware(
             RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, counter=counter
         )
+    install_observability(app, metrics)  # outermost: 429s get a request id and a log line too
     for router_module in (health, users, threads, runs):
         app.include_router(router_module.router)
     for name in ROUTER_MODULES:

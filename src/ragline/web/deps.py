@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ragline.adapters.db.tables import ApiKey, User
 from ragline.bootstrap import Container
 from ragline.domain.errors import Unauthorized
+from ragline.telemetry import logs
 
 
 def get_container(request: Request) -> Container:
@@ -41,6 +42,12 @@ def hash_key(key: str) -> str:
 
 
 async def resolve_principal(container: Container, token: str | None) -> Principal:
+    principal = await _principal(container, token)
+    logs.bind(user_id=principal.user_id)  # for this request's log lines; the middleware resets
+    return principal
+
+
+async def _principal(container: Container, token: str | None) -> Principal:
     settings = container.settings
     if settings.auth == "none":
         return Principal(container.local_user_id, is_admin=True)

@@ -1,79 +1,121 @@
-"""Prometheus metrics and structured (JSON) request logs."""
+"""The HTTP edge of telemetry: request ids, access logs, HTTP and stream metrics, `/metrics`.
+
+One pure ASGI middleware (unlike BaseHTTPMiddleware it adds nothing per streamed chunk) binds
+the request id (the caller's `X-Request-ID`, else a new one, echoed in the response), counts
+requests and keeps the open-stream gauges: an SSE response counts from its first byte to its
+end, a WebSocket from its accept to its close.
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
+import os
 import time
 from typing import Any
 
 from fastapi import FastAPI, Response
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ragline.telemetry import logs
+from ragline.telemetry import metrics as m
+from ragline.telemetry.logs import JsonFormatter, configure_logging
+
+__all__ = ["JsonFormatter", "Metrics", "configure_logging", "install_observability"]
+
 log = logging.getLogger("ragline.http")
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        payload = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        extra = getattr(record, "fields", None)
-        if isinstance(extra, dict):
-            payload.update(extra)
-        if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
-
-
-def configure_logging(level: str, as_json: bool) -> None:
-    handler = logging.StreamHandler()
-    if as_json:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+SNAPSHOT_TIMEOUT = 2.0
 
 
 class Metrics:
+    """`/metrics`: the shared families plus values read at scrape time from this process and
+    from the database (the same from every process, so never summed)."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "ragline_http_requests_total", "HTTP requests", ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "ragline_http_request_seconds", "Time to response start", ["method", "route"],
-            registry=self.registry,
-        )
-        self.event_batches = Gauge(
-            "ragline_run_event_batches", "Run-event batches committed", registry=self.registry
-        )
-        self.active_runs = Gauge(
-            "ragline_active_runs", "Runs executing in this process", registry=self.registry
-        )
-        self.stream_subscribers = Gauge(
-            "ragline_stream_subscribers", "Open run-event streams", registry=self.registry
-        )
+        self._live = _LiveCollector()
+        self.registry.register(self._live)
 
     def bind(self, container: Any) -> None:
-        self.event_batches.set_function(lambda: container.writer.batches)
-        self.active_runs.set_function(lambda: container.runs.active_count)
-        self.stream_subscribers.set_function(lambda: container.bus.subscriber_count)
+        self._live.container = container
 
-    def render(self) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+    async def render(self) -> Response:
+        await self._live.refresh()
+        body = m.render() + generate_latest(self.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+class _LiveCollector(Collector):
+    def __init__(self) -> None:
+        self.container: Any = None
+        self._runs: dict[str, int] = {}
+        self._jobs: dict[str, int] = {}
+
+    async def refresh(self) -> None:
+        """Count runs and ingestion jobs by state (one grouped query each)."""
+        if self.container is None:
+            return
+        from ragline.adapters.db.tables import Job, Run
+        from ragline.domain.runs import ACTIVE
+
+        try:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT), self.container.db.session() as session:
+                runs = await session.execute(
+                    select(Run.status, func.count()).where(Run.status.in_(ACTIVE))
+                    .group_by(Run.status))
+                jobs = await session.execute(
+                    select(Job.status, func.count()).group_by(Job.status))
+            self._runs = {status: 0 for status in ACTIVE} | {s: int(n) for s, n in runs.all()}
+            self._jobs = {s: int(n) for s, n in jobs.all()}
+        except Exception:  # /metrics stays up when the database is not
+            log.warning("metrics: counting runs and jobs failed", exc_info=True)
+            self._runs, self._jobs = {}, {}
+
+    def collect(self) -> Any:
+        runs = GaugeMetricFamily("ragline_runs_in_state",
+                                 "Runs queued or running, across every process", labels=["status"])
+        for status, count in self._runs.items():
+            runs.add_metric([status], count)
+        jobs = GaugeMetricFamily("ragline_ingest_jobs_in_state",
+                                 "Ingestion jobs by state, across every process", labels=["state"])
+        for state, count in self._jobs.items():
+            jobs.add_metric([state], count)
+        yield runs
+        yield jobs
+        container = self.container
+        if container is None:
+            return
+        pid = [str(os.getpid())] if m.MULTIPROC_DIR else []
+        labels = ["pid"] if pid else []
+        for name, value, text in (
+            ("ragline_active_runs", container.runs.active_count, "Runs executing in this process"),
+            ("ragline_run_event_batches", container.writer.batches, "Run-event batches committed"),
+            ("ragline_stream_subscribers", container.bus.subscriber_count,
+             "Run-event subscriptions open in this process"),
+        ):
+            family = GaugeMetricFamily(name, text, labels=labels)
+            family.add_metric(pid, value)
+            yield family
+        slots = GaugeMetricFamily("ragline_model_slots",
+                                  "The local engine's parallel slots busy and requests waiting "
+                                  "for one, in this process", labels=["model", "state", *labels])
+        for model, (busy, waiting) in _engine_queues(container.models):
+            slots.add_metric([model, "busy", *pid], busy)
+            slots.add_metric([model, "waiting", *pid], waiting)
+        yield slots
+
+
+def _engine_queues(models: Any) -> list[tuple[str, tuple[int, int]]]:
+    providers = getattr(models, "_providers", {})
+    return [(name, p.queue) for name, p in list(providers.items()) if hasattr(p, "queue")]
 
 
 def install_observability(app: FastAPI, metrics: Metrics) -> None:
-    """A pure ASGI middleware: unlike BaseHTTPMiddleware it adds nothing per streamed chunk."""
     app.add_middleware(_ObserveMiddleware, metrics=metrics)
 
 
@@ -83,26 +125,77 @@ class _ObserveMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        headers = dict(scope.get("headers") or [])
+        request_id = logs.request_id_from(headers.get(b"x-request-id"))
+        tokens = logs.bind(request_id=request_id, user_id=None, thread_id=None, run_id=None)
+        scope_token = logs.bind_scope(scope)
+        try:
+            if scope["type"] == "http":
+                await self._http(scope, receive, send, request_id)
+            else:
+                await self._websocket(scope, receive, send, request_id)
+        finally:
+            logs.reset_scope(scope_token)
+            logs.reset(tokens)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         start = time.perf_counter()
-        status = 500
+        stream: Any = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal stream
             if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode())]
                 status = message["status"]
                 self._record(scope, status, time.perf_counter() - start)
+                if _is_event_stream(message):
+                    stream = m.OPEN_STREAMS.labels("sse", _route(scope))
+                    stream.inc()
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            if stream is None:
+                self._record(scope, 500, time.perf_counter() - start)
+            raise
+        finally:
+            if stream is not None:
+                stream.dec()
+
+    async def _websocket(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str
+    ) -> None:
+        start = time.perf_counter()
+        opened: Any = None
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal opened
+            if message["type"] == "websocket.accept" and opened is None:
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode())]
+                opened = m.OPEN_STREAMS.labels("websocket", _route(scope))
+                opened.inc()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            if opened is not None:
+                opened.dec()
+                log.info("websocket %s closed", scope["path"], extra={"fields": {
+                    "path": scope["path"], "route": _route(scope),
+                    "ms": round((time.perf_counter() - start) * 1000, 2)}})
 
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
         method = scope["method"]
-        route = getattr(scope.get("route"), "path", "unmatched")
-        self.metrics.requests.labels(method, route, str(status)).inc()
-        self.metrics.latency.labels(method, route).observe(elapsed)
+        route = _route(scope)
+        m.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        m.HTTP_LATENCY.labels(method, route).observe(elapsed)
         if route != "/metrics":
             log.info(
                 "%s %s %s", method, scope["path"], status,
@@ -111,3 +204,14 @@ class _ObserveMiddleware:
                     "status": status, "ms": round(elapsed * 1000, 2),
                 }},
             )
+
+
+def _route(scope: Scope) -> str:
+    return getattr(scope.get("route"), "path", "unmatched")
+
+
+def _is_event_stream(message: Message) -> bool:
+    for name, value in message.get("headers", []):
+        if name.lower() == b"content-type":
+            return bytes(value).startswith(b"text/event-stream")
+    return False

@@ -11,6 +11,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ragline.telemetry import metrics
+
 LIMITED_PREFIXES = ("/api/", "/v1/", "/llm/", "/conversations", "/stream_question", "/ws")
 
 
@@ -64,6 +66,7 @@ class RateLimitMiddleware:
         except OSError:  # the limiter's store is down: serve rather than fail every request
             count = 0
         if count > self.per_minute and scope["type"] == "http":
+            metrics.RATE_LIMITED.inc()
             retry_after = max(1, 60 - int(time.time()) % 60)
             body = json.dumps({"error": {
                 "code": "rate_limited",

@@ -39,5 +39,5 @@ async def readyz(container: ContainerDep) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    response: Response = request.app.state.metrics.render()
+    response: Response = await request.app.state.metrics.render()
     return response

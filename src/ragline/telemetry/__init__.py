@@ -1,0 +1,1 @@
+"""Telemetry for operators: Prometheus metrics, OpenTelemetry traces and request-scoped logs."""
