@@ -224,10 +224,10 @@ async def finish_run(
         thread_id, model = run.thread_id, run.model
     if progress is not None:
         model = progress.model
-    run_finished(status, model, error)
     message_id = None
     records = []
     usage = progress.usage if progress else Usage(0, 0)
+    run_finished(status, model, error, usage)
     sources = progress.sources if progress else []
     if text or status == DONE:
         message = Message(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -20,6 +21,7 @@ from ragline.domain.llm import ProviderEvent, Queued, TextDelta, Usage
 from ragline.telemetry import logs, tracing
 from ragline.telemetry import metrics as m
 
+log = logging.getLogger("ragline.runs")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -68,11 +70,19 @@ def stage(name: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaita
     return decorate
 
 
-def run_finished(outcome: str, model: str, error: dict[str, Any] | None) -> None:
+def run_finished(
+    outcome: str, model: str, error: dict[str, Any] | None, usage: Usage | None = None
+) -> None:
+    code = str(error.get("code", "error")) if error is not None else None
     m.RUNS.labels(outcome, model).inc()
-    if error is not None:
-        m.RUN_ERRORS.labels(str(error.get("code", "error"))).inc()
+    if code is not None:
+        m.RUN_ERRORS.labels(code).inc()
     tracing.annotate({"ragline.outcome": outcome})
+    fields: dict[str, Any] = {"outcome": outcome, "model": model, "error": code}
+    if usage is not None:
+        fields.update(prompt_tokens=usage.prompt_tokens,
+                      completion_tokens=usage.completion_tokens)
+    log.info("run %s", outcome, extra={"fields": fields})  # ids come from the context
 
 
 # Models
