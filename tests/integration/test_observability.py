@@ -156,3 +156,28 @@ def test_metrics_of_several_processes_are_summed_in_multiprocess_mode(tmp_path: 
     assert 'ragline_runs_total{model="scripted",outcome="done"} 2.0' in text
     # live gauges of a process that exited cleanly are dropped; a crashed one's linger
     assert 'ragline_open_streams{route="/x",transport="sse"} 1.0' in text
+
+
+async def test_local_engine_slots_are_read_at_scrape_time() -> None:
+    from types import SimpleNamespace
+
+    from ragline.web.observability import Metrics
+
+    class _Models:
+        def readiness(self) -> dict:
+            return {"models": {"local": {"loaded": True, "running": 2, "waiting": 5},
+                               "remote": {"loaded": True}}}
+
+    class _NoDatabase:
+        def session(self) -> object:
+            raise OSError("database down")
+
+    container = SimpleNamespace(
+        db=_NoDatabase(), models=_Models(), runs=SimpleNamespace(active_count=2),
+        writer=SimpleNamespace(batches=7), bus=SimpleNamespace(subscriber_count=1))
+    scraper = Metrics()
+    scraper.bind(container)
+    text = (await scraper.render()).body.decode()
+    assert 'ragline_model_slots{model="local",state="busy"} 2.0' in text
+    assert 'ragline_model_slots{model="local",state="waiting"} 5.0' in text
+    assert 'model="remote"' not in text and "ragline_active_runs 2.0" in text

@@ -111,8 +111,11 @@ class _LiveCollector(Collector):
 
 
 def _engine_queues(models: Any) -> list[tuple[str, tuple[int, int]]]:
-    providers = getattr(models, "_providers", {})
-    return [(name, p.queue) for name, p in list(providers.items()) if hasattr(p, "queue")]
+    """(model, (slots busy, requests waiting)) of each loaded local engine."""
+    readiness = getattr(models, "readiness", None)
+    entries = readiness().get("models", {}) if readiness is not None else {}
+    return [(name, (int(e["running"]), int(e["waiting"]))) for name, e in entries.items()
+            if isinstance(e, dict) and "running" in e]
 
 
 def install_observability(app: FastAPI, metrics: Metrics) -> None:
