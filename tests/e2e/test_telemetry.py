@@ -224,12 +224,22 @@ def test_trace_of_a_grounded_answer_reaches_the_otlp_receiver(
     assert {"parse", "chunk", "embed", "index"} <= ingest_stages
 
 
-def test_startup_mistakes_are_one_line_and_exit_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("settings", "first_words"), [
+    ({"RAGLINE_AUTH": "none", "RAGLINE_HOST": "0.0.0.0"}, "ragline: auth is off but host"),
+    ({"RAGLINE_PORT": "eighty"}, "ragline: RAGLINE_PORT: Input should be a valid integer"),
+    ({"RAGLINE_MODELS_FILE": "{models}"}, "ragline: model 'odd': unknown provider 'nope'"),
+])
+def test_startup_mistakes_are_one_line_and_exit_2(
+    tmp_path: Path, settings: dict[str, str], first_words: str
+) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text('[odd]\nprovider = "nope"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLINE_")}
-    env.update(RAGLINE_AUTH="none", RAGLINE_HOST="0.0.0.0", RAGLINE_DATA_DIR=str(tmp_path))
+    env.update({k: v.format(models=models) for k, v in settings.items()},
+               RAGLINE_DATA_DIR=str(tmp_path), RAGLINE_DEFAULT_MODEL="scripted")
     done = subprocess.run([sys.executable, "-m", "ragline", "serve"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert lines == [lines[0]] and lines[0].startswith("ragline: auth is off but host"), lines
+    assert len(lines) == 1 and lines[0].startswith(first_words), done.stderr[-2000:]
     assert "Traceback" not in done.stdout + done.stderr

@@ -50,8 +50,8 @@ def serve(
         os.environ["RAGLINE_PORT"] = str(port)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    check_models(settings)  # configuration first, then the database
     migrate(settings)
-    check_models(settings)
     if workers > 1:
         # Each worker keeps its metrics in files here; any worker's /metrics sums them all.
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
