@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from typing import Any
@@ -55,7 +57,9 @@ def serve(
     if workers > 1:
         # Each worker keeps its metrics in files here; any worker's /metrics sums them all.
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ragline-metrics-")
+            folder = tempfile.mkdtemp(prefix="ragline-metrics-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
         uvicorn.run(
             "ragline.web.main:app",
             host=settings.host,
