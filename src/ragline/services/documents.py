@@ -56,8 +56,10 @@ class DocumentService:
         return await run_job(self.ingest, job_id)
 
     async def prepare(self) -> None:
-        """Check the index was built by this embedder (enough for the CLI, which has no queue)."""
+        """Check the index was built by this embedder and choose where vectors are searched
+        (enough for the CLI, which has no queue)."""
         await check_embedder(self.db, self.embedder.name, self.embedder.dim)
+        await self.index.prepare()
 
     async def start(self) -> None:
         await self.prepare()
@@ -98,6 +100,7 @@ class DocumentService:
             "dimension": self.embedder.dim,
             "embedder_loaded": bool(getattr(self.embedder, "loaded", True)),
             "queue": "redis" if self.settings.redis_url else "in-process",
+            "vectors": self.index.vectors.kind,
         }
 
     # The Retriever protocol (services/pipeline.py)

@@ -1,5 +1,9 @@
 """Hybrid retrieval: keyword ranking and vector ranking fused by reciprocal rank fusion.
 
+Keyword ranking always runs in the database. Vector ranking runs in PostgreSQL too when it has
+pgvector (migration 0004 added the column), else over in-process matrices; `prepare()` picks
+the backend once per process and says which in the log.
+
 Every hit also carries `relevance`, the cosine similarity of its chunk to the query, which
 unlike the rank-based scores is comparable across queries (the answer pipeline filters on it).
 """
@@ -7,6 +11,7 @@ unlike the rank-based scores is comparable across queries (the answer pipeline f
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -17,24 +22,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
-from ragline.adapters.db.tables import Chunk, Collection, Document
+from ragline.adapters.db.tables import Chunk, Document
 from ragline.adapters.embed import Embedder
+from ragline.adapters.index import pgvector
 from ragline.adapters.index.fusion import reciprocal_rank_fusion
 from ragline.adapters.index.keyword import keyword_search
-from ragline.adapters.index.vectors import Matrix, VectorCache, nearest, similarities
+from ragline.adapters.index.matrix import MatrixVectors
+from ragline.adapters.index.ports import Scope, VectorSearch
 
+__all__ = ["MODES", "Hit", "HybridIndex", "Mode", "Resolver", "Scope"]
+
+log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "bm25", "vector"]
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "vector")
 QUERY_CACHE_SIZE = 512
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Collections to search, each with the version read just before the search."""
-
-    collections: tuple[tuple[str, int], ...]
-    document_ids: tuple[str, ...] | None = None
-
 
 Resolver = Callable[[AsyncSession], Awaitable[Scope]]
 
@@ -60,8 +61,29 @@ class HybridIndex:
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
-        self.vectors = VectorCache(embedder.dim)
+        self.vectors: VectorSearch = MatrixVectors(embedder.dim)
+        self._prepared = False
+        self._prepare_lock = asyncio.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    async def prepare(self) -> str:
+        """Choose the vector backend (creating pgvector's HNSW index if missing); its kind."""
+        async with self._prepare_lock:
+            if self._prepared:
+                return self.vectors.kind
+            dim = self.embedder.dim
+            async with self.db.session() as session:
+                if await pgvector.has_vector_column(session):
+                    indexed = await pgvector.ensure_index(session, dim)
+                    self.vectors = pgvector.PgVectors(dim)
+                    log.info("vector search: pgvector in PostgreSQL (%s, dimension %d)",
+                             "HNSW index" if indexed else "exact scan, too many dimensions", dim)
+                else:
+                    log.info("vector search: in-process matrix in each process (dimension %d); "
+                             "PostgreSQL with the `vector` extension would keep it in the "
+                             "database", dim)
+            self._prepared = True
+            return self.vectors.kind
 
     async def embed_query(self, query: str) -> np.ndarray:
         cached = self._queries.get(query)
@@ -75,15 +97,10 @@ class HybridIndex:
         return vector
 
     async def warm(self) -> int:
-        """Load every collection's vectors now rather than on its first search."""
+        """Load what the vector backend keeps in memory now rather than on the first search."""
+        await self.prepare()
         async with self.db.session() as session:
-            collections = (await session.execute(
-                select(Collection.id, Collection.version)
-                .where(Collection.id.in_(select(Chunk.collection_id).distinct()))
-            )).all()
-            for collection_id, version in collections:
-                await self.vectors.matrix(session, collection_id, version)
-        return len(collections)
+            return await self.vectors.warm(session)
 
     async def search(
         self, query: str, resolve: Resolver, *, top_k: int, mode: Mode
@@ -94,6 +111,8 @@ class HybridIndex:
         """
         if not query.strip():
             return []
+        if not self._prepared:
+            await self.prepare()
         embedding = asyncio.ensure_future(self.embed_query(query))
         try:
             async with self.db.session() as session:
@@ -115,34 +134,30 @@ class HybridIndex:
         mode: Mode,
     ) -> list[Hit]:
         pool = max(self.candidates, top_k)
-        documents = list(scope.document_ids) if scope.document_ids else None
         keyword: list[tuple[int, float]] = []
         if mode != "vector":
             keyword = await keyword_search(
-                session, query, [c for c, _ in scope.collections], limit=pool,
-                document_ids=documents, sqlite=self.db.is_sqlite,
+                session, query, scope.collection_ids, limit=pool,
+                document_ids=scope.document_ids, sqlite=self.db.is_sqlite,
             )
-        matrices = [await self.vectors.matrix(session, cid, version)
-                    for cid, version in scope.collections]
-        query_vector = await embedding
         vector: list[tuple[int, float]] = []
         if mode != "bm25":
-            vector = await asyncio.to_thread(nearest, matrices, query_vector, pool, documents)
+            vector = await self.vectors.nearest(session, scope, embedding, pool)
         if mode == "hybrid":
             ranked = reciprocal_rank_fusion(
                 [[i for i, _ in keyword], [i for i, _ in vector]], k=self.rrf_k
             )
         else:
             ranked = keyword if mode == "bm25" else vector
-        return await self._hydrate(session, ranked[: top_k * 2], top_k, matrices, query_vector)
+        return await self._hydrate(session, scope, ranked[: top_k * 2], top_k, embedding)
 
     async def _hydrate(
         self,
         session: AsyncSession,
+        scope: Scope,
         ranked: Sequence[tuple[int, float]],
         top_k: int,
-        matrices: Sequence[Matrix],
-        query_vector: np.ndarray,
+        embedding: asyncio.Future[np.ndarray],
     ) -> list[Hit]:
         """Rows for the best ids; ids deleted since ranking drop out, the next ones move up."""
         if not ranked:
@@ -155,7 +170,7 @@ class HybridIndex:
             .where(Chunk.id.in_(ids))
         )
         by_id = {int(row[0]): row for row in rows}
-        relevance = similarities(matrices, query_vector, ids)
+        relevance = await self.vectors.similarities(session, scope, await embedding, ids)
         hits: list[Hit] = []
         for chunk_id, score in ranked:
             row = by_id.get(chunk_id)

@@ -1,6 +1,7 @@
 """Index writes: chunks in and out of a collection, always with a version bump in the same
 transaction (that is how every process's vector cache and the answer cache notice changes),
-and the embedder facts recorded with the index."""
+and the embedder facts recorded with the index. Vectors go to `chunks.embedding_vector` where
+PostgreSQL has pgvector, else to the float32 blob `chunks.embedding`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Chunk, Collection, IndexMeta
+from ragline.adapters.index.pgvector import INSERT_CHUNKS, as_param, has_vector_column
 from ragline.adapters.index.vectors import to_blob
 
 INSERT_BATCH = 500
@@ -53,13 +55,20 @@ async def replace_chunks(
     if len(drafts) != len(vectors):
         raise ValueError("one vector per chunk expected")
     await session.execute(delete(Chunk).where(Chunk.document_id == document_id))
-    rows = [
+    in_database = await has_vector_column(session)
+    rows: list[dict[str, object]] = [
         {"document_id": document_id, "collection_id": collection_id, "ord": d.ord,
-         "text": d.text, "page": d.page, "heading": d.heading, "embedding": to_blob(v)}
-        for d, v in zip(drafts, vectors, strict=True)
+         "text": d.text, "page": d.page, "heading": d.heading}
+        for d in drafts
     ]
+    for row, vector in zip(rows, vectors, strict=True):
+        if in_database:
+            row["vector"] = as_param(vector)
+        else:
+            row["embedding"] = to_blob(vector)
+    statement = INSERT_CHUNKS if in_database else insert(Chunk)
     for start in range(0, len(rows), INSERT_BATCH):
-        await session.execute(insert(Chunk), rows[start:start + INSERT_BATCH])
+        await session.execute(statement, rows[start:start + INSERT_BATCH])
     await bump_version(session, collection_id)
 
 
@@ -78,9 +87,7 @@ async def check_embedder(db: Database, name: str, dim: int) -> None:
                 recorded = {k: stored.get(k) for k in wanted}
                 if recorded == wanted:
                     return
-                has_vectors = await session.scalar(
-                    select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))
-                )
+                has_vectors = await session.scalar(select(Chunk.id).limit(1))
                 if has_vectors and any(recorded.values()):
                     raise EmbedderMismatch(
                         f"the index was built with embedder {recorded['embedder']!r} "
