@@ -9,11 +9,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run on a thread of its own, so callers may already be inside an event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
 
 
 class Unavailable(RuntimeError):
@@ -40,7 +47,7 @@ class PgVectorServer:
     def create_database(self) -> str:
         """A fresh database with the extension available (migrations create it); its URL."""
         name = f"ragline_{uuid.uuid4().hex[:12]}"
-        asyncio.run(self._admin(f'CREATE DATABASE "{name}"'))
+        _run(self._admin(f'CREATE DATABASE "{name}"'))
         return self.url(name)
 
 
@@ -65,7 +72,7 @@ def pgvector_server(root: Path) -> Iterator[PgVectorServer]:
         raise Unavailable("pgserver started PostgreSQL without a Unix socket")
     try:
         server = PgVectorServer(handle, str(info.socket_dir))
-        asyncio.run(server._admin("CREATE EXTENSION IF NOT EXISTS vector"))
+        _run(server._admin("CREATE EXTENSION IF NOT EXISTS vector"))
         yield server
     finally:
         handle.cleanup()

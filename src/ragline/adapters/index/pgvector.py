@@ -3,7 +3,10 @@
 Migration 0004 adds `chunks.embedding_vector` (type `vector`, no fixed dimension) when the
 `vector` extension is available; this module searches it. The HNSW index is an expression index
 for the embedder's dimension, `(embedding_vector::vector(DIM)) vector_ip_ops`, created at
-startup once the dimension is known (vectors are unit length, so inner product = cosine).
+startup once the dimension is known (vectors are unit length, so inner product = cosine). It
+is not partial: a predicate such as `vector_dims(...) = DIM` has no statistics, and the planner
+then guesses a few rows and sorts them instead of walking the graph. Every chunk has the same
+dimension anyway (`check_embedder` refuses to mix embedders).
 
 HNSW filters after the graph walk (pgvector 0.6 has no iterative scan): a collection that is a
 small part of a big index can come back short. Then the same question runs exactly over the
@@ -34,7 +37,7 @@ _QUERY = "CAST(CAST(:query AS real[]) AS vector)"
 _APPROX = """
 SELECT c.id, -((c.embedding_vector::vector({dim})) <#> {query}) AS score
 FROM chunks c
-WHERE vector_dims(c.embedding_vector) = {dim} AND c.collection_id IN :collections
+WHERE c.collection_id IN :collections
 ORDER BY (c.embedding_vector::vector({dim})) <#> {query}
 LIMIT :limit
 """
@@ -65,8 +68,7 @@ def index_name(dim: int) -> str:
 def create_index_sql(dim: int) -> str:
     return (
         f"CREATE INDEX IF NOT EXISTS {index_name(int(dim))} ON chunks USING hnsw "
-        f"(({COLUMN}::vector({int(dim)})) vector_ip_ops) "
-        f"WHERE vector_dims({COLUMN}) = {int(dim)}"
+        f"(({COLUMN}::vector({int(dim)})) vector_ip_ops)"
     )
 
 
@@ -82,10 +84,17 @@ def has_vector_column_sync(connection: Connection) -> bool:
 
 
 async def ensure_index(session: AsyncSession, dim: int) -> bool:
-    """Create the HNSW index for `dim` once, whichever process gets there first."""
+    """Create the HNSW index for `dim` once, whichever process gets there first; an index for
+    another dimension (a fresh index after an embedder change) goes."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('ragline.hnsw'))"))
+    stale = await session.scalars(text(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'chunks' "
+        "AND indexname LIKE 'ix_chunks_embedding_hnsw_%' AND indexname <> :keep"
+    ), {"keep": index_name(dim)})
+    for name in list(stale):
+        await session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
     if dim > HNSW_MAX_DIM:
         return False
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('ragline.hnsw'))"))
     await session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
     await session.execute(text(create_index_sql(dim)))
     return True
