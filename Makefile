@@ -7,7 +7,8 @@ STAMP := .make
 TORCH_VERSION := 2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup serve test test-unit test-integration test-e2e bench eval lint ui models chromium clean
+.PHONY: setup serve test test-unit test-integration test-e2e bench eval lint ui models chromium clean \
+	nginx prod-local
 
 setup: $(STAMP)/python $(STAMP)/ui models
 
@@ -39,6 +40,16 @@ chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; \
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; fi
+
+# Debian's nginx for `make prod-local` (installed with apt when run as root).
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else echo "nginx is missing: install Debian's nginx package (as root)"; exit 1; fi; fi
+
+# The production topology here: nginx, two API replicas, a worker, PostgreSQL, Redis.
+prod-local: setup nginx
+	BIN=$(BIN) deploy/prod-local.sh
 
 test: setup chromium
 	cd web && npx vitest run
