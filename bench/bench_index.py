@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -31,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.migrate import upgrade
@@ -51,9 +52,11 @@ TXN_CHUNKS = 5000
 
 
 class Corpus:
-    def __init__(self, seed: int = 1) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.centres = self._unit(self.rng.normal(size=(CENTRES, DIM)))
+    """Topic centres from `seed`; samples (chunks or queries) from the `stream` generator."""
+
+    def __init__(self, seed: int = 1, stream: int = 0) -> None:
+        self.centres = self._unit(np.random.default_rng(seed).normal(size=(CENTRES, DIM)))
+        self.rng = np.random.default_rng([seed, stream])
         self.words = [f"w{i}" for i in range(5000)]
         weights = 1.0 / np.arange(1, len(self.words) + 1)
         self.weights = weights / weights.sum()
@@ -166,6 +169,24 @@ async def vector_latencies(
     return times, results
 
 
+async def execution_times(db: Database, collection_id: str,
+                          queries: list[tuple[str, np.ndarray]]) -> list[float]:
+    """The HNSW query's execution time inside PostgreSQL (EXPLAIN ANALYZE), without the round
+    trips that a loaded client machine inflates."""
+    sql = pgvector._APPROX.format(query=pgvector._QUERY, dim=DIM)
+    statement = text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql).bindparams(
+        bindparam("collections", expanding=True))
+    times = []
+    async with db.session() as session:
+        await session.execute(text("SELECT set_config('hnsw.ef_search', '100', true)"))
+        for _, vector in queries:
+            plan = await session.scalar(statement, {
+                "query": pgvector.as_param(vector), "collections": [collection_id], "limit": 50})
+            document = json.loads(plan) if isinstance(plan, str) else plan
+            times.append(float(document[0]["Execution Time"]))
+    return times
+
+
 async def hybrid_latencies(index: HybridIndex, scope: Scope,
                            queries: list[tuple[str, np.ndarray]]) -> list[float]:
     async def resolve(_session: Any) -> Scope:
@@ -180,7 +201,7 @@ async def hybrid_latencies(index: HybridIndex, scope: Scope,
 
 
 async def run_size(server: PgVectorServer, size: int, args: argparse.Namespace) -> None:
-    queries = Corpus(seed=size + 1).queries(args.queries)
+    queries = Corpus(seed=size, stream=1).queries(args.queries)  # same topics, other samples
     embedder = LookupEmbedder(dict(queries))
     row: dict[str, dict[str, Any]] = {}
     exact: list[list[int]] = []
@@ -221,6 +242,8 @@ async def run_size(server: PgVectorServer, size: int, args: argparse.Namespace) 
         else:
             hits = sum(len(set(a) & set(b)) for a, b in zip(found, exact, strict=True))
             stats["recall_at_10"] = hits / (10 * len(queries))
+            inside = await execution_times(db, collection_id, queries[:50])
+            stats["sql_exec_p50"], stats["sql_exec_p99"] = pct(inside, 0.5), pct(inside, 0.99)
         times = await hybrid_latencies(index, scope, queries)
         stats["hybrid_p50"], stats["hybrid_p99"] = pct(times, 0.5), pct(times, 0.99)
         stats["ingest_chunks_per_s"] = await ingest(db, collection_id, corpus, args.ingest)

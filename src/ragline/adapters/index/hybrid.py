@@ -75,7 +75,8 @@ class HybridIndex:
             async with self.db.session() as session:
                 if await pgvector.has_vector_column(session):
                     indexed = await pgvector.ensure_index(session, dim)
-                    self.vectors = pgvector.PgVectors(dim)
+                    ef_default = await pgvector.default_ef_search(session)
+                    self.vectors = pgvector.PgVectors(dim, ef_default)
                     log.info("vector search: pgvector in PostgreSQL (%s, dimension %d)",
                              "HNSW index" if indexed else "exact scan, too many dimensions", dim)
                 else:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
@@ -27,8 +27,9 @@ from ragline.adapters.index.ports import Scope
 
 COLUMN = "embedding_vector"
 HNSW_MAX_DIM = 2000  # pgvector's limit for indexing `vector`
-MIN_EF_SEARCH = 100
+EF_SEARCH = 100  # the database's default (migration 0004): enough for up to 50 candidates
 MAX_EF_SEARCH = 1000
+PGVECTOR_DEFAULT_EF_SEARCH = 40
 _HAS_COLUMN = text(
     "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('chunks') "
     "AND attname = :column AND NOT attisdropped)"
@@ -79,10 +80,6 @@ async def has_vector_column(session: AsyncSession) -> bool:
     return bool(await session.scalar(_HAS_COLUMN))
 
 
-def has_vector_column_sync(connection: Connection) -> bool:
-    return connection.dialect.name == "postgresql" and bool(connection.scalar(_HAS_COLUMN))
-
-
 async def ensure_index(session: AsyncSession, dim: int) -> bool:
     """Create the HNSW index for `dim` once, whichever process gets there first; an index for
     another dimension (a fresh index after an embedder change) goes."""
@@ -100,6 +97,12 @@ async def ensure_index(session: AsyncSession, dim: int) -> bool:
     return True
 
 
+async def default_ef_search(session: AsyncSession) -> int:
+    """hnsw.ef_search on a fresh connection: migration 0004 sets it for the database."""
+    value = await session.scalar(text("SELECT current_setting('hnsw.ef_search', true)"))
+    return int(value) if value else PGVECTOR_DEFAULT_EF_SEARCH
+
+
 def as_param(vector: np.ndarray) -> list[float]:
     """A float4[] parameter: asyncpg sends it in binary, and pgvector casts real[] to vector."""
     values: list[float] = np.asarray(vector, dtype=np.float32).tolist()
@@ -114,8 +117,9 @@ def _statement(template: str, *expanding: str, **fmt: object) -> TextClause:
 class PgVectors:
     kind = "pgvector"
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, ef_default: int = EF_SEARCH) -> None:
         self.dim = dim
+        self.ef_default = ef_default  # what a new connection starts with (default_ef_search)
 
     async def nearest(
         self, session: AsyncSession, scope: Scope, query: Awaitable[np.ndarray], limit: int
@@ -124,9 +128,9 @@ class PgVectors:
             "query": as_param(await query), "collections": scope.collection_ids, "limit": limit,
         }
         if not scope.document_ids and self.dim <= HNSW_MAX_DIM:
-            ef_search = min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, 2 * limit))
-            await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"),
-                                  {"ef": str(ef_search)})
+            if 2 * limit > self.ef_default:  # else the default saves a round trip per query
+                await session.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"),
+                                      {"ef": str(min(MAX_EF_SEARCH, 2 * limit))})
             found = await _rows(session, _statement(_APPROX, "collections", dim=self.dim), params)
             if len(found) == limit:
                 return found

@@ -14,7 +14,7 @@ import numpy as np
 import sqlalchemy as sa
 from alembic import op
 
-from ragline.adapters.index.pgvector import as_param, create_index_sql
+from ragline.adapters.index.pgvector import EF_SEARCH, as_param, create_index_sql
 
 revision = "0004"
 down_revision = "0003"
@@ -42,10 +42,23 @@ def upgrade() -> None:
                     "process memory", exc.orig)
         return
     op.execute("ALTER TABLE chunks ADD COLUMN embedding_vector vector")
+    _default_ef_search(bind)
     _backfill(bind)
     dim = bind.scalar(sa.text("SELECT value FROM index_meta WHERE key = 'embedding_dim'"))
     if dim is not None and int(dim) <= 2000:
         op.execute(create_index_sql(int(dim)))
+
+
+def _default_ef_search(bind: sa.Connection) -> None:
+    """HNSW candidates per search for every new connection (pgvector's default is 40), so a
+    search needs no extra round trip to raise it."""
+    try:
+        with bind.begin_nested():
+            bind.execute(sa.text(
+                "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET hnsw.ef_search = "
+                f"{EF_SEARCH}', current_database()); END $$"))
+    except sa.exc.DBAPIError as exc:  # not the database's owner: searches set it themselves
+        log.warning("could not set hnsw.ef_search for the database (%s)", exc.orig)
 
 
 def _backfill(bind: sa.Connection) -> None:
