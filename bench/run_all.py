@@ -17,6 +17,7 @@ BENCHES = {
     "llm": ["bench_llm.py", "--tokens", "64", "--rounds", "3"],
     "sse_model": ["bench_sse_model.py", "--tokens", "64", "--rounds", "3"],
     "documents": ["bench_documents.py"],
+    "index": ["bench_index.py", "--sizes", "100000", "--queries", "200"],
     "structured": ["bench_structured.py", "--max-tokens", "640"],
     "answer_speed": ["bench_answer_speed.py", "--sweep", "--beside-ingest"],
 }
