@@ -30,6 +30,7 @@ from tests.integration.test_documents_ingest import FILES, QUESTIONS
 from tests.pgvector_server import PgVectorServer, Unavailable, pgvector_server
 
 DIM = 384
+SUBSET = ("kitchen.html", "security.md", "office.txt")  # three formats, little to embed
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,8 @@ async def client(pgvector_url: str, tmp_path: Path) -> AsyncIterator[httpx.Async
 
 async def _upload_all(http: httpx.AsyncClient) -> dict[str, str]:
     documents = {}
-    for name, data in FILES.items():
-        answer = await http.post("/api/documents", files={"file": (name, data)},
+    for name in SUBSET:
+        answer = await http.post("/api/documents", files={"file": (name, FILES[name])},
                                  data={"collection": "handbook"})
         assert answer.status_code == 202, answer.text
         documents[name] = answer.json()["document_id"]
@@ -96,6 +97,8 @@ async def test_ingest_search_and_chat_run_on_vectors_inside_postgresql(
 
     for mode in ("hybrid", "bm25", "vector"):
         for question, (source, page) in QUESTIONS.items():
+            if source not in SUBSET:
+                continue
             answer = await client.post("/api/search", json={
                 "query": question, "collection": "handbook", "top_k": 3, "mode": mode})
             results = answer.json()["results"]
