@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,11 @@ def pgvector_url(pg16: PgVectorServer) -> str:
     return pg16.create_database()
 
 
-@pytest.fixture
-async def client(pgvector_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """The whole app in this process (lifespan included), on the pgvector database."""
+@asynccontextmanager
+async def in_process_app(pgvector_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole app in this process, lifespan included, on the pgvector database. Entered in
+    the test's own task: the lifespan's task groups must be left by the task that entered them,
+    which an async fixture's teardown is not."""
     settings = Settings(data_dir=tmp_path / "data", database_url=pgvector_url, redis_url=None,
                         default_model="scripted", load_model_at_startup=False,
                         embedder_warmup=False, log_json=False)
@@ -89,8 +92,13 @@ async def _sse_events(http: httpx.AsyncClient, run_id: str) -> list[tuple[str, A
 
 
 async def test_ingest_search_and_chat_run_on_vectors_inside_postgresql(
-    client: httpx.AsyncClient, pgvector_url: str
+    pgvector_url: str, tmp_path: Path
 ) -> None:
+    async with in_process_app(pgvector_url, tmp_path) as client:
+        await _ingest_search_and_chat(client, pgvector_url)
+
+
+async def _ingest_search_and_chat(client: httpx.AsyncClient, pgvector_url: str) -> None:
     ready = (await client.get("/readyz")).json()
     assert ready["checks"]["index"]["vectors"] == "pgvector"
     documents = await _upload_all(client)
