@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import User
@@ -25,6 +26,7 @@ from ragline.services.threads import recover_interrupted
 
 log = logging.getLogger(__name__)
 LOCAL_USER_NAME = "local"
+LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"
 HEARTBEAT_SECONDS = 5.0
 RUN_STALE_SECONDS = 20.0
 
@@ -98,16 +100,24 @@ class Container:
 
 
 async def ensure_local_user(db: Database) -> str:
-    """The user every request acts as while auth is off."""
-    async with db.session() as session:
-        user = await session.scalar(
-            select(User).where(User.name == LOCAL_USER_NAME, User.is_admin.is_(True))
-        )
-        if user is None:
-            user = User(name=LOCAL_USER_NAME, is_admin=True)
-            session.add(user)
-            await session.flush()
-        return user.id
+    """The user every request acts as while auth is off: one for every process sharing the
+    database. It has a fixed id, so replicas starting together on a fresh database create it
+    once; a database from before that keeps its oldest local user."""
+    for _attempt in range(2):
+        try:
+            async with db.session() as session:
+                user = await session.scalar(
+                    select(User).where(User.name == LOCAL_USER_NAME, User.is_admin.is_(True))
+                    .order_by(User.created_at, User.id).limit(1)
+                )
+                if user is None:
+                    user = User(id=LOCAL_USER_ID, name=LOCAL_USER_NAME, is_admin=True)
+                    session.add(user)
+                    await session.flush()
+                return user.id
+        except IntegrityError:  # another process inserted it first: read theirs
+            continue
+    raise RuntimeError("could not create the local user")
 
 
 def build_container(
