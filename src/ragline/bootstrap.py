@@ -16,19 +16,19 @@ from ragline.adapters.db.tables import User
 from ragline.adapters.events.bus import LocalBus
 from ragline.adapters.events.pg_notify import PgNotifier
 from ragline.adapters.events.redis_notify import RedisNotifier
+from ragline.adapters.queue import JobQueue, build_broker
 from ragline.config import Settings
 from ragline.services.event_log import EventWriter
 from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
 from ragline.services.run_manager import RunManager
+from ragline.services.run_store import RunStore
 from ragline.services.runs import RunContext
 from ragline.services.schemas import SchemaRegistry
-from ragline.services.threads import recover_interrupted
 
 log = logging.getLogger(__name__)
 LOCAL_USER_NAME = "local"
 LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"
-HEARTBEAT_SECONDS = 5.0
-RUN_STALE_SECONDS = 20.0
+RUN_TASK = "ragline.run"
 
 
 @dataclass
@@ -43,9 +43,20 @@ class Container:
     local_user_id: str = ""
     notifier: PgNotifier | RedisNotifier | None = None
     documents: Any = None  # the document service (ingestion, search), see services/documents.py
+    run_queue: JobQueue | None = None  # RAGLINE_RUN_EXECUTION=worker
+    consume: bool = False  # take runs and jobs off the Redis queues in this process
     extras: dict[str, Any] = field(default_factory=dict)
     _liveness: asyncio.Task[None] | None = None
     _model_load: asyncio.Task[None] | None = None
+    _consumers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def store(self) -> RunStore:
+        return self.runs.store
+
+    @property
+    def executes_runs(self) -> bool:
+        return self.run_queue is None or self.consume
 
     async def start(self) -> None:
         self.writer.start()
@@ -56,10 +67,33 @@ class Container:
             self._liveness = asyncio.create_task(self._keep_alive(), name="run-liveness")
         self.local_user_id = await ensure_local_user(self.db)
         model_start = getattr(self.models, "start", None)
-        if model_start is not None:  # loading takes seconds: serve /healthz meanwhile
+        if model_start is not None and self.executes_runs:  # serve /healthz while it loads
             self._model_load = asyncio.create_task(self._load_models(model_start))
         if self.documents is not None:
             await self.documents.start()
+        if self.run_queue is not None:
+            await self.run_queue.start()
+        if self.consume:
+            self._start_consumers()
+
+    def _start_consumers(self) -> None:
+        queues: list[JobQueue] = []
+        doc_queue = getattr(self.documents, "queue", None)
+        if isinstance(doc_queue, JobQueue) and not doc_queue.in_process:
+            queues.append(doc_queue)
+            self.documents.consuming = True
+        if self.run_queue is not None:
+            queues.append(self.run_queue)
+        for queue in queues:
+            self._consumers.append(asyncio.create_task(queue.consume(), name="queue-consumer"))
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking work; runs get `grace` seconds, then fail as interrupted, published."""
+        for task in self._consumers:
+            task.cancel()
+        await asyncio.gather(*self._consumers, return_exceptions=True)
+        self._consumers.clear()
+        await self.runs.drain(grace)
 
     async def _load_models(self, start: Any) -> None:
         try:
@@ -68,21 +102,30 @@ class Container:
             log.exception("loading the default model failed; /readyz reports it")
 
     async def _recover(self, stale_before: datetime | None) -> None:
-        recovered = await recover_interrupted(self.db, stale_before)
+        recovered = await self.store.fail_interrupted(stale_before)
         if recovered:
             log.warning("marked %d interrupted runs as failed", recovered)
 
     async def _keep_alive(self) -> None:
-        """Several processes share the database: heartbeat our runs, fail those of dead ones."""
+        """Several processes share the database: renew our runs' leases, fail the runs whose
+        lease ran out (their process died), re-send runs no worker took."""
+        lease = self.settings.run_lease_seconds
         while True:
             try:
-                await self.runs.heartbeat()
-                await self._recover(datetime.now(UTC) - timedelta(seconds=RUN_STALE_SECONDS))
+                await self.runs.renew_leases()
+                now = datetime.now(UTC)
+                await self._recover(now - timedelta(seconds=lease))
+                if self.run_queue is not None:
+                    for run_id in await self.store.unclaimed(now - timedelta(seconds=lease)):
+                        await self.run_queue.enqueue(run_id)
             except Exception:
                 log.exception("run liveness check failed")
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(lease / 4)
 
     async def stop(self) -> None:
+        await self.drain(0)
+        if self.run_queue is not None:
+            await self.run_queue.stop(0)
         for task in (self._liveness, self._model_load):
             if task is not None:
                 task.cancel()
@@ -121,7 +164,7 @@ async def ensure_local_user(db: Database) -> str:
 
 
 def build_container(
-    settings: Settings, *, models: Any = None, documents: Any = None
+    settings: Settings, *, models: Any = None, documents: Any = None, consume: bool | None = None
 ) -> Container:
     """Choose the concrete adapters from settings; tests pass fakes for `models`/`documents`."""
     db = Database(settings.resolved_database_url)
@@ -154,10 +197,18 @@ def build_container(
         ),
         schemas=SchemaRegistry(db),
     )
-    runs = RunManager(RunContext(db, writer, models, pipeline, settings))
+    store = RunStore(db, writer, bus)
+    runs = RunManager(RunContext(db, store, models, pipeline, settings))
     if notifier is not None:
         runs.notifier = notifier
         notifier.on_cancel = runs.cancel
+    run_queue = None
+    if settings.run_execution == "worker":
+        run_queue = JobQueue(
+            build_broker(settings.redis_url, settings.run_queue), runs.execute,
+            concurrency=settings.run_concurrency, task_name=RUN_TASK,
+        )
+        runs.enqueue = run_queue.enqueue
     return Container(
         settings=settings,
         db=db,
@@ -168,4 +219,7 @@ def build_container(
         runs=runs,
         notifier=notifier,
         documents=documents,
+        run_queue=run_queue,
+        consume=bool(settings.redis_url)
+        and (settings.embedded_worker if consume is None else consume),
     )

@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     sse_ping_seconds: float = 15.0
     scripted_token_delay_ms: float = 0.0
     event_flush_max_batch: int = 2000
+    # Where runs execute: in the process that admitted them, or by `ragline worker` processes
+    # taking them off a Redis queue. Executors renew a lease on each run; when it runs out
+    # (the process died) any process fails the run as `interrupted`.
+    run_execution: Literal["inline", "worker"] = "inline"
+    run_queue: str = "ragline:runs"
+    run_concurrency: int = Field(default=8, ge=1)  # runs one worker executes at once
+    run_lease_seconds: float = Field(default=10.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # SIGTERM: runs may finish
+    # With Redis, `ragline serve` also consumes the queues (ingestion, and runs with
+    # run_execution=worker), so one process works alone; turn off when workers do it.
+    embedded_worker: bool = True
 
     # Local engine
     # Engine threads for decoding and for prompt reading (unset: one per core). Measured on an
@@ -103,6 +114,8 @@ class Settings(BaseSettings):
             )
         if self.auth == "jwt" and self.jwt_secret.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("RAGLINE_AUTH=jwt needs a real RAGLINE_JWT_SECRET")
+        if self.run_execution == "worker" and not self.redis_url:
+            raise ValueError("RAGLINE_RUN_EXECUTION=worker needs RAGLINE_REDIS_URL (the queue)")
         if self.chunk_overlap >= self.chunk_tokens:
             raise ValueError("chunk_overlap must be smaller than chunk_tokens")
         return self

@@ -1,7 +1,9 @@
-"""Ingestion through taskiq: the in-process broker by default, Redis when RAGLINE_REDIS_URL is
-set, consumed by `ragline worker` processes (`run_worker`). Jobs themselves live in the
-database (services/ingest.py); the queue only carries job ids, and a periodic sweep re-queues
-jobs whose worker died, so a lost message or a killed worker never loses a document."""
+"""`ragline worker`: executes queued runs and ingestion jobs taken off Redis (taskiq).
+
+Jobs and runs live in the database (services/ingest.py, services/run_store.py); the queues only
+carry ids. A periodic sweep re-queues jobs whose worker died; a run whose worker died loses its
+lease and is failed as `interrupted` by any process, so a killed worker never loses anything.
+"""
 
 from __future__ import annotations
 
@@ -11,72 +13,24 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from taskiq import AsyncBroker, InMemoryBroker
+from taskiq import AsyncBroker
 
 from ragline.adapters.db.database import Database
-from ragline.adapters.embed import Embedder, build_embedder
-from ragline.adapters.index.store import check_embedder
+from ragline.adapters.embed import Embedder
+from ragline.adapters.queue import JobQueue
+from ragline.adapters.queue import build_broker as _build_broker
 from ragline.adapters.uploads import UploadStore
 from ragline.config import Settings
-from ragline.services.ingest import IngestContext, requeue_stale, run_job
+from ragline.services.ingest import IngestContext, requeue_stale
 
+__all__ = ["JobQueue", "build_broker", "ingest_context", "run_worker", "sweep_forever"]
 log = logging.getLogger(__name__)
 TASK_NAME = "ragline.ingest"
 Handler = Callable[[str], Awaitable[str]]
 
 
 def build_broker(settings: Settings) -> AsyncBroker:
-    if settings.redis_url:
-        from taskiq_redis import ListQueueBroker
-
-        return ListQueueBroker(settings.redis_url, queue_name=settings.ingest_queue)
-    return InMemoryBroker(await_inplace=False, propagate_exceptions=False)
-
-
-class JobQueue:
-    """Carries job ids to `handler`, at most `concurrency` at a time in this process."""
-
-    def __init__(self, broker: AsyncBroker, handler: Handler, *, concurrency: int) -> None:
-        self.broker = broker
-        self._handler = handler
-        self._slots = asyncio.Semaphore(concurrency)
-        self._running: set[asyncio.Task[object]] = set()
-
-        async def ingest(job_id: str) -> str:  # taskiq needs a plain function, not a method
-            return await self._run(job_id)
-
-        self._task = broker.register_task(ingest, task_name=TASK_NAME)
-
-    @property
-    def in_process(self) -> bool:
-        return isinstance(self.broker, InMemoryBroker)
-
-    async def _run(self, job_id: str) -> str:
-        current = asyncio.current_task()
-        if current is not None:
-            self._running.add(current)
-        try:
-            async with self._slots:
-                return await self._handler(job_id)
-        finally:
-            if current is not None:
-                self._running.discard(current)
-
-    async def enqueue(self, job_id: str) -> None:
-        await self._task.kiq(job_id)
-
-    async def start(self) -> None:
-        await self.broker.startup()
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Let running jobs finish for `grace` seconds; the rest go back to pending."""
-        running = list(self._running)
-        if running:
-            _done, pending = await asyncio.wait(running, timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        await self.broker.shutdown()
+    return _build_broker(settings.redis_url, settings.ingest_queue)
 
 
 async def sweep_forever(ctx: IngestContext, enqueue: Callable[[str], Awaitable[None]]) -> None:
@@ -104,48 +58,37 @@ def ingest_context(settings: Settings, db: Database, embedder: Embedder) -> Inge
     )
 
 
-async def serve_worker(settings: Settings) -> None:
-    """Consume ingestion jobs from Redis until cancelled."""
-    from taskiq.api import run_receiver_task
+async def serve_worker(settings: Settings, stopping: asyncio.Event) -> None:
+    """Consume runs and ingestion jobs until `stopping` is set, then drain within the grace."""
+    from ragline.adapters.db.migrate import upgrade
+    from ragline.bootstrap import build_container
 
     if not settings.redis_url:
         raise SystemExit("ragline worker needs RAGLINE_REDIS_URL (without it the server "
                          "ingests in-process and no worker is needed)")
-    db = Database(settings.resolved_database_url)
-    embedder = build_embedder(settings)
-    await check_embedder(db, embedder.name, embedder.dim)
-    warmup = getattr(embedder, "warmup", None)
-    if warmup is not None:
-        await warmup()
-    ctx = ingest_context(settings, db, embedder)
-    queue = JobQueue(build_broker(settings), lambda job_id: run_job(ctx, job_id),
-                     concurrency=settings.ingest_concurrency)
-    await queue.start()
-    sweeper = asyncio.create_task(sweep_forever(ctx, queue.enqueue))
-    log.info("worker consuming %s", settings.ingest_queue)
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    container = build_container(settings, consume=True)
+    await container.start()
+    log.info("worker consuming %s%s", settings.ingest_queue,
+             f" and {settings.run_queue}" if settings.run_execution == "worker" else "")
     try:
-        await run_receiver_task(queue.broker, max_async_tasks=settings.ingest_concurrency,
-                                run_startup=False, propagate_exceptions=False)
+        await stopping.wait()
+        await container.drain(settings.shutdown_grace_seconds)
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
-        await queue.stop()
-        await db.dispose()
+        await container.stop()
 
 
 def run_worker(settings: Settings | None = None) -> None:
-    """Blocking entry point for `ragline worker`; stops cleanly on SIGINT or SIGTERM."""
+    """Blocking entry point for `ragline worker`; drains on SIGINT or SIGTERM."""
     settings = settings or Settings()
 
     async def main() -> None:
-        task = asyncio.current_task()
+        stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
-        if task is not None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await serve_worker(settings)
+                loop.add_signal_handler(sig, stopping.set)
+        await serve_worker(settings, stopping)
 
     asyncio.run(main())
 

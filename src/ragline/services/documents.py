@@ -26,7 +26,7 @@ from ragline.services import collections as coll
 from ragline.services import library
 from ragline.services.ingest import Observer, run_job
 from ragline.telemetry import hooks
-from ragline.worker import JobQueue, build_broker, ingest_context, sweep_forever
+from ragline.worker import TASK_NAME, JobQueue, build_broker, ingest_context, sweep_forever
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ class DocumentService:
         self.ingest = ingest_context(settings, db, embedder)
         self.uploads = self.ingest.uploads
         self.queue = JobQueue(build_broker(settings), self._run,
-                              concurrency=settings.ingest_concurrency)
+                              concurrency=settings.ingest_concurrency, task_name=TASK_NAME)
+        self.consuming = False  # set when this process takes jobs off the Redis queue
         self._background: list[asyncio.Task[None]] = []
         self._started = False
 
@@ -101,6 +102,9 @@ class DocumentService:
             "embedder_loaded": bool(getattr(self.embedder, "loaded", True)),
             "queue": "redis" if self.settings.redis_url else "in-process",
             "vectors": self.index.vectors.kind,
+            # Who ingests: this process, or `ragline worker` processes (not checked from here).
+            "consumer": "this process" if self.consuming or not self.settings.redis_url
+            else "ragline worker",
         }
 
     # The Retriever protocol (services/pipeline.py)

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
-from ragline.adapters.db.tables import RunEvent
+from ragline.adapters.db.tables import Run, RunEvent
 from ragline.adapters.events.bus import LocalBus
-from ragline.domain.runs import RunEventRecord
+from ragline.domain.runs import TERMINAL, RunEventRecord
 
 log = logging.getLogger(__name__)
 INSERT_SQL = (
@@ -102,15 +102,24 @@ class EventWriter:
         async with self._lock, self._db.session() as session:
             if work is not None:
                 await work(session)
-            await self._insert(session, records)
-        await self._delivered(records)
+            await self.insert(session, records)
+        await self.deliver(records)
 
-    async def _delivered(self, records: Sequence[RunEventRecord]) -> None:
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while this process commits events, so its transactions never interleave."""
+        return self._lock
+
+    def seq_of(self, run_id: str) -> int | None:
+        return self._seq.get(run_id)
+
+    async def deliver(self, records: Sequence[RunEventRecord]) -> None:
+        """Wake subscribers here and in other processes; call only after the commit."""
         self._bus.publish(records)
         if self._notifier is not None and records:
             await self._notifier.published({r.run_id for r in records})
 
-    async def _insert(self, session: AsyncSession, records: Sequence[RunEventRecord]) -> None:
+    async def insert(self, session: AsyncSession, records: Sequence[RunEventRecord]) -> None:
         """One driver-level executemany: the per-token hot path skips ORM bookkeeping."""
         if not records:
             return
@@ -137,7 +146,7 @@ class EventWriter:
                 del self._pending[: self._max_batch]
                 try:
                     async with self._lock, self._db.session() as session:
-                        await self._insert(session, batch)
+                        await self.insert(session, batch)
                 except IntegrityError:
                     # Another process already wrote these seqs (it declared the run dead):
                     # retrying can never succeed, and its log is the one that stands.
@@ -149,7 +158,7 @@ class EventWriter:
                     await asyncio.sleep(0.5)
                     continue
                 self.batches += 1
-                await self._delivered(batch)
+                await self.deliver(batch)
             if not self._pending:
                 self._idle.set()
 
@@ -168,13 +177,20 @@ async def read_events(
     return [RunEventRecord(r.run_id, r.seq, r.type, r.data) for r in rows]
 
 
+async def run_is_over(session: AsyncSession, run_id: str) -> bool:
+    """The run has finished (its `done` is committed) or no longer exists."""
+    status = await session.scalar(select(Run.status).where(Run.id == run_id))
+    return status is None or status in TERMINAL
+
+
 async def follow(
     db: Database, bus: LocalBus, run_id: str, after: int = 0
 ) -> AsyncIterator[list[RunEventRecord]]:
     """Replay events after `after` from the database, then follow live; batches in seq order.
 
     The subscription is taken before the replay query, so an event committed in between is
-    seen at least once; duplicates at the seam are dropped by seq. Ends after `done`.
+    seen at least once; duplicates at the seam are dropped by seq. Ends after `done`, and at
+    once when `after` is at or past `done`.
     """
     sub = bus.subscribe(run_id)
     cursor = after
@@ -183,11 +199,17 @@ async def follow(
         while True:
             if need_read:
                 async with db.session() as session:
+                    # Status first: once it says finished, every event is already committed.
+                    over = await run_is_over(session, run_id)
                     batch = await read_events(session, run_id, cursor)
+                if over and not batch:
+                    return
                 need_read = False
             else:
                 live, stale = await sub.wait()
                 batch = [e for e in live if e.seq > cursor]
+                if not batch and any(e.is_last for e in live):
+                    return  # `done` is at or before the cursor
                 if stale or (batch and batch[0].seq != cursor + 1):
                     need_read = True  # another process wrote, or we missed something
                     continue

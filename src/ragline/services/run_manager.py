@@ -1,65 +1,79 @@
-"""The runs executing in this process: scheduling per thread, cancel, heartbeats."""
+"""The runs executing in this process: turn-taking per thread, cancel, leases, draining."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
-import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from ragline.domain.errors import Unavailable
+from ragline.domain.runs import CANCELLED
+from ragline.services.run_store import Outcome, RunStore, cancelled_outcome
+from ragline.services.runs import RunContext, execute_run
 
-from ragline.adapters.db.tables import Run, RunEvent
-from ragline.domain.runs import ACTIVE, CANCELLED
-from ragline.services.runs import RunContext, _cancel_outcome, _now, execute_run, finish_run
+log = logging.getLogger(__name__)
+Enqueue = Callable[[str], Awaitable[None]]
 
 
 class RunManager:
-    """Owns the asyncio tasks of the runs executing in this process."""
+    """Owns the asyncio tasks of the runs executing in this process.
+
+    Inline execution starts a run here as soon as it is admitted; worker execution puts its
+    id on a queue (`enqueue`, set by the composition root) for `ragline worker` to `execute`.
+    """
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
+        self.store: RunStore = ctx.store
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._thread_tail: dict[str, asyncio.Task[None]] = {}
         self._user_cancelled: set[str] = set()
         self.notifier: Any = None  # set by bootstrap when another process may run our runs
+        self.enqueue: Enqueue | None = None  # set by bootstrap for worker execution
         self.instance_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.accepting = True
 
-    def thread_lock(self, thread_id: str) -> asyncio.Lock:
-        """Serialises 'is a run active? then start one' per thread within this process."""
-        lock = self._locks.get(thread_id)
-        if lock is None:
-            lock = self._locks[thread_id] = asyncio.Lock()
-        return lock
+    @property
+    def executes_inline(self) -> bool:
+        return self.enqueue is None
 
-    def start(self, run_id: str, thread_id: str, last_seq: int) -> None:
-        """Schedule a run; runs of one thread execute one after another (on_active=enqueue)."""
-        self.ctx.writer.open_run(run_id, last_seq)
-        previous = self._thread_tail.get(thread_id)
-        task = asyncio.create_task(self._run(run_id, previous), name=f"run-{run_id}")
+    def check_accepting(self) -> None:
+        if not self.accepting:
+            raise Unavailable("the server is shutting down; retry on another one",
+                              code="shutting_down")
+
+    async def submit(self, run_id: str) -> None:
+        """Have the admitted run executed: here, or by whichever worker takes it."""
+        if self.enqueue is None:
+            self.start(run_id)
+            return
+        try:
+            await self.enqueue(run_id)
+        except Exception:  # the run is in the database: the unclaimed-run sweep sends it again
+            log.warning("could not queue run %s now; it will be re-sent", run_id, exc_info=True)
+
+    def start(self, run_id: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._run(run_id), name=f"run-{run_id}")
         self._tasks[run_id] = task
-        self._thread_tail[thread_id] = task
 
-        def _done(t: asyncio.Task[None]) -> None:
+        def _done(_: asyncio.Task[None]) -> None:
             self._tasks.pop(run_id, None)
             self._user_cancelled.discard(run_id)
-            if self._thread_tail.get(thread_id) is t:
-                del self._thread_tail[thread_id]
 
         task.add_done_callback(_done)
+        return task
 
-    async def heartbeat(self) -> None:
+    async def execute(self, run_id: str) -> None:
+        """A worker's handler: claim the run off the queue and execute it to the end."""
+        if not self.accepting or not await self.store.claim(run_id, self.instance_id):
+            return  # taken by another worker, or already finished (cancelled)
+        await asyncio.wait([self.start(run_id)])
+
+    async def renew_leases(self) -> None:
         """Tell other processes that the runs we hold are alive."""
-        if not self._tasks:
-            return
-        async with self.ctx.db.session() as session:
-            await session.execute(
-                update(Run)
-                .where(Run.id.in_(list(self._tasks)))
-                .values(executor=self.instance_id, heartbeat_at=_now())
-            )
+        await self.store.renew(list(self._tasks), self.instance_id)
 
     @property
     def active_count(self) -> int:
@@ -78,47 +92,53 @@ class RunManager:
             await asyncio.wait([task])
         return True
 
-    async def cancel_elsewhere(self, run_id: str, wait_seconds: float = 10.0) -> None:
-        """Cancel a run this process isn't executing: ask its process, or finish an orphan."""
-        if self.notifier is not None:
+    async def cancel_anywhere(self, run_id: str, wait_seconds: float = 10.0) -> None:
+        """Cancel a run wherever it executes; finish it here if nobody does."""
+        if await self.cancel(run_id, wait=True):
+            return
+        executor = await self.store.executor_of(run_id)
+        if executor is not None and self.notifier is not None:
             await self.notifier.request_cancel(run_id)
-            if await self._finished_within(run_id, wait_seconds):
+            try:
+                await asyncio.wait_for(self.store.wait_finished(run_id, 0.25), wait_seconds)
                 return
-        # Nobody is executing it (its process died before recovery ran): finish it here.
-        async with self.ctx.db.session() as session:
-            last = await session.scalar(
-                select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)
-            )
-        self.ctx.writer.open_run(run_id, last or 0)
-        try:
-            await finish_run(self.ctx, run_id, "", CANCELLED, None)
-        finally:
-            self.ctx.writer.close_run(run_id)
+            except TimeoutError:
+                pass
+        # Not claimed yet, or its process died before its lease ran out: finish it here.
+        await self.store.finish(run_id, Outcome(CANCELLED))
 
-    async def _finished_within(self, run_id: str, seconds: float) -> bool:
-        deadline = asyncio.get_running_loop().time() + seconds
-        while asyncio.get_running_loop().time() < deadline:
-            async with self.ctx.db.session() as session:
-                run = await session.get(Run, run_id)
-                if run is None or run.status not in ACTIVE:
-                    return True
-            await asyncio.sleep(0.05)
-        return False
-
-    async def shutdown(self) -> None:
+    async def drain(self, grace: float) -> None:
+        """Stop taking runs, let the running ones finish for `grace` seconds, then fail the
+        rest as interrupted (their streams get `error` and `done`)."""
+        self.accepting = False
         tasks = list(self._tasks.values())
+        if tasks and grace > 0:
+            log.info("waiting up to %.0f s for %d runs to finish", grace, len(tasks))
+            await asyncio.wait(tasks, timeout=grace)
+        tasks = [t for t in self._tasks.values() if not t.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.ctx.store.writer.flush()
 
-    async def _run(self, run_id: str, previous: asyncio.Task[None] | None) -> None:
+    async def shutdown(self) -> None:
+        await self.drain(0)
+
+    async def _run(self, run_id: str) -> None:
+        store = self.store
         try:
-            if previous is not None:
-                await asyncio.wait([previous])  # gather() would cancel it along with us
+            await store.open(run_id)
+            # Runs of one thread take turns in the order they were admitted (on_active=enqueue).
+            while (earlier := await store.earlier_active(run_id)) is not None:
+                await store.wait_finished(earlier)
             await execute_run(run_id, self.ctx, user_cancelled=self._user_cancelled.__contains__)
         except asyncio.CancelledError:
-            # Cancelled before it started: finish_run is a no-op if execute_run already finished it.
-            status, error = _cancel_outcome(run_id in self._user_cancelled)
-            await finish_run(self.ctx, run_id, "", status, error)
+            # Cancelled before it started: a no-op if execute_run already finished it.
+            outcome = cancelled_outcome(run_id in self._user_cancelled)
+            await asyncio.shield(store.finish(run_id, outcome))
+        except Exception as exc:
+            log.exception("run %s failed before it started", run_id)
+            error = {"code": "internal_error", "message": f"the run failed: {type(exc).__name__}"}
+            await store.finish(run_id, Outcome("failed", error=error))
         finally:
-            self.ctx.writer.close_run(run_id)
+            store.close(run_id)

@@ -6,10 +6,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
@@ -27,8 +26,8 @@ from ragline.domain.llm import (
     TextDelta,
     Usage,
 )
-from ragline.domain.runs import ACTIVE, CANCELLED, DONE, FAILED, RUNNING
-from ragline.services.event_log import EventWriter
+from ragline.domain.runs import DONE, FAILED, RUNNING
+from ragline.services.run_store import Outcome, RunStore, cancelled_outcome
 from ragline.telemetry.hooks import describe_run, observe_run, run_finished, stage
 
 log = logging.getLogger(__name__)
@@ -78,16 +77,10 @@ class Pipeline(Protocol):
 @dataclass
 class RunContext:
     db: Database
-    writer: EventWriter
+    store: RunStore
     models: Models
     pipeline: Pipeline
     settings: Settings
-
-
-def _cancel_outcome(by_user: bool) -> tuple[str, dict[str, Any] | None]:
-    if by_user:
-        return CANCELLED, None
-    return FAILED, {"code": "interrupted", "message": "the server shut down during this run"}
 
 
 async def load_run_input(session: AsyncSession, run_id: str) -> RunInput:
@@ -133,33 +126,36 @@ class _Progress:
     def text(self) -> str:
         return "".join(self.parts)
 
+    def fields(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "model": self.model, "sources": self.sources,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+            "cached_tokens": self.usage.cached_tokens,
+        }
+
 
 @observe_run
 async def execute_run(
     run_id: str, ctx: RunContext, *, user_cancelled: Callable[[str], bool] = lambda _: False
 ) -> None:
-    writer = ctx.writer
+    """Answer one run; every ending (done, failure, cancel, shutdown) goes through `finish`."""
+    store = ctx.store
     async with ctx.db.session() as session:
         run_input = await load_run_input(session, run_id)
     describe_run(run_input.thread_id, run_input.owner_id, run_input.model)
     progress = _Progress(run_input.model)
-    started = writer.stage(run_id, "status", {"status": RUNNING})
-
-    async def mark_running(session: AsyncSession) -> None:
-        await session.execute(
-            update(Run).where(Run.id == run_id).values(status=RUNNING, started_at=_now())
-        )
-
-    await writer.commit_with([started], mark_running)
+    if not await store.mark_running(run_id):
+        return  # cancelled while it waited for its turn
 
     async def report(stage: str) -> None:
-        writer.append(run_id, "status", {"status": RUNNING, "stage": stage})
+        store.append(run_id, "status", {"status": RUNNING, "stage": stage})
 
     try:
         prepared = await ctx.pipeline.prepare(run_input, report)
         if prepared.sources is not None:
             progress.sources = prepared.sources
-            writer.append(run_id, "sources", {"sources": prepared.sources})
+            store.append(run_id, "sources", {"sources": prepared.sources})
         stream = ctx.models.stream(run_input.model, prepared.messages, prepared.params)
         try:
             async for event in stream:
@@ -168,16 +164,16 @@ async def execute_run(
                         if not progress.parts:
                             await report("generating")
                         progress.parts.append(event.text)
-                        writer.append(run_id, "token", {"delta": event.text})
+                        store.append(run_id, "token", {"delta": event.text})
                 elif isinstance(event, PromptProgress):
-                    writer.append(run_id, "status", {
+                    store.append(run_id, "status", {
                         "status": RUNNING, "stage": "reading",
                         "progress": round(event.fraction, 3),
                     })
                 elif isinstance(event, Usage):
                     progress.usage = event
                 elif isinstance(event, Queued):
-                    writer.append(run_id, "status", {
+                    store.append(run_id, "status", {
                         "status": "queued", "stage": "queued", "position": event.position,
                     })
                 elif isinstance(event, ModelSwitched):
@@ -188,106 +184,24 @@ async def execute_run(
             await stream.aclose()  # type: ignore[attr-defined]
         data = prepared.finish(progress.text) if prepared.finish is not None else None
     except asyncio.CancelledError:
-        status, error = _cancel_outcome(user_cancelled(run_id))
-        await finish_run(ctx, run_id, progress.text, status, error, progress)
+        outcome = cancelled_outcome(user_cancelled(run_id), **progress.fields())
+        await asyncio.shield(_finish(store, run_id, outcome, progress.usage))
         raise
     except RaglineError as exc:
         error = {"code": exc.code, "message": exc.message}
-        await finish_run(ctx, run_id, progress.text, FAILED, error, progress)
+        await _finish(store, run_id, Outcome(FAILED, error=error, **progress.fields()),
+                      progress.usage)
         return
     except Exception as exc:
         log.exception("run %s failed", run_id)
         error = {"code": "internal_error", "message": f"the run failed: {type(exc).__name__}"}
-        await finish_run(ctx, run_id, progress.text, FAILED, error, progress)
+        await _finish(store, run_id, Outcome(FAILED, error=error, **progress.fields()),
+                      progress.usage)
         return
-    await finish_run(ctx, run_id, progress.text, DONE, None, progress, data=data)
+    await _finish(store, run_id, Outcome(DONE, data=data, **progress.fields()), progress.usage)
 
 
 @stage("persist")
-async def finish_run(
-    ctx: RunContext,
-    run_id: str,
-    text: str,
-    status: str,
-    error: dict[str, Any] | None,
-    progress: _Progress | None = None,
-    *,
-    data: Any = None,
-) -> None:
-    """Save the assistant message (partial text kept) and the final status, events last."""
-    writer = ctx.writer
-    await writer.flush()
-    async with ctx.db.session() as session:
-        run = await session.get(Run, run_id)
-        if run is None or run.status not in ACTIVE:
-            return  # already finished (e.g. cancelled after the final write)
-        thread_id, model = run.thread_id, run.model
-    if progress is not None:
-        model = progress.model
-    message_id = None
-    records = []
-    usage = progress.usage if progress else Usage(0, 0)
-    run_finished(status, model, error, usage)
-    sources = progress.sources if progress else []
-    if text or status == DONE:
-        message = Message(
-            thread_id=thread_id,
-            role="assistant",
-            content=text,
-            sources=sources or None,
-            data=data,
-            run_id=run_id,
-            state={DONE: "complete", CANCELLED: "cancelled"}.get(status, "failed"),
-            created_at=_now(),
-        )
-        message_id = message.id = _new_id()
-    if status == DONE:
-        final: dict[str, Any] = {
-            "message_id": message_id,
-            "content": text,
-            "sources": sources,
-            "usage": {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "cached_tokens": usage.cached_tokens,
-            },
-            "model": model,
-        }
-        if data is not None:
-            final["data"] = data
-        records.append(writer.stage(run_id, "final", final))
-    if error is not None:
-        records.append(writer.stage(run_id, "error", error))
-    records.append(writer.stage(run_id, "done", {"status": status}))
-
-    async def save(session: AsyncSession) -> None:
-        if message_id is not None:
-            session.add(message)
-        await session.execute(
-            update(Run)
-            .where(Run.id == run_id)
-            .values(
-                status=status,
-                finished_at=_now(),
-                error=error,
-                model=model,
-                assistant_message_id=message_id,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-            )
-        )
-        await session.execute(
-            update(Thread).where(Thread.id == thread_id).values(updated_at=_now())
-        )
-
-    await writer.commit_with(records, save)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _new_id() -> str:
-    from ragline.adapters.db.tables import new_id
-
-    return new_id()
+async def _finish(store: RunStore, run_id: str, outcome: Outcome, usage: Usage) -> None:
+    if await store.finish(run_id, outcome):
+        run_finished(outcome.status, outcome.model or "", outcome.error, usage)

@@ -23,6 +23,7 @@ from ragline.web.errors import install_error_handlers
 from ragline.web.observability import Metrics, install_observability
 from ragline.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from ragline.web.routes import health, runs, threads, users
+from ragline.web.shutdown import drain_on_sigterm
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json", "mcp"}
@@ -55,10 +56,12 @@ def create_app(
         await container.start()
         app.state.container = container
         metrics.bind(container)
+        restore_sigterm = drain_on_sigterm(lambda: drain(container))
         try:
             async with app.state.mcp.run():
                 yield
         finally:
+            restore_sigterm()
             await container.stop()
             await asyncio.to_thread(shutdown_tracing)
             telemetry_metrics.process_exited()
@@ -85,6 +88,15 @@ def create_app(
     app.state.mcp = mount_mcp(app, settings)  # /mcp, API.md §7
     _serve_ui(app)
     return app
+
+
+async def drain(container: Container, linger: float = 2.0) -> None:
+    """Drain the runs, then give their open streams a moment to write `done` and close."""
+    await container.drain(container.settings.shutdown_grace_seconds)
+    for _ in range(int(linger / 0.05)):
+        if not container.bus.subscriber_count:
+            break
+        await asyncio.sleep(0.05)
 
 
 def _include_optional(app: FastAPI, module_name: str) -> None:

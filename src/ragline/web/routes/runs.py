@@ -21,6 +21,7 @@ from ragline.web.deps import ContainerDep, CurrentUser, Principal, resolve_princ
 from ragline.web.sse import event_stream, run_event_frames
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+MAX_SEQ = 2**63
 
 
 class RunOut(BaseModel):
@@ -65,9 +66,10 @@ def parse_cursor(last_event_id: str | None, after: str | None) -> int:
             f"Last-Event-ID / after must be a non-negative integer seq, got {raw!r}",
             code="invalid_last_event_id",
         ) from None
-    if value < 0:
+    if not 0 <= value < MAX_SEQ:
         raise InvalidInput(
-            "Last-Event-ID / after must not be negative", code="invalid_last_event_id"
+            "Last-Event-ID / after must be a non-negative integer that fits in 63 bits",
+            code="invalid_last_event_id",
         )
     return value
 
@@ -134,14 +136,15 @@ async def run_socket(websocket: WebSocket, run_id: str, after: int = 0) -> None:
         await websocket.close()
 
     try:
-        pump = asyncio.create_task(send_from(max(0, after)))
+        pump = asyncio.create_task(send_from(min(max(0, after), MAX_SEQ - 1)))
         while True:
             message = await websocket.receive_json()
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "resume":
                 pump.cancel()
                 await asyncio.gather(pump, return_exceptions=True)
-                pump = asyncio.create_task(send_from(max(0, int(message.get("after", 0)))))
+                resume = min(max(0, int(message.get("after", 0))), MAX_SEQ - 1)
+                pump = asyncio.create_task(send_from(resume))
             elif kind == "cancel":
                 with contextlib.suppress(RaglineError):
                     await svc.cancel_run(container.db, container.runs, user.user_id, run_id)
