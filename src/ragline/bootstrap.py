@@ -45,6 +45,7 @@ class Container:
     documents: Any = None  # the document service (ingestion, search), see services/documents.py
     run_queue: JobQueue | None = None  # RAGLINE_RUN_EXECUTION=worker
     consume: bool = False  # take runs and jobs off the Redis queues in this process
+    serves: bool = True  # False in `ragline worker`: it never admits runs itself
     extras: dict[str, Any] = field(default_factory=dict)
     _liveness: asyncio.Task[None] | None = None
     _model_load: asyncio.Task[None] | None = None
@@ -56,7 +57,7 @@ class Container:
 
     @property
     def executes_runs(self) -> bool:
-        return self.run_queue is None or self.consume
+        return self.serves if self.run_queue is None else self.consume
 
     async def start(self) -> None:
         self.writer.start()
@@ -164,7 +165,12 @@ async def ensure_local_user(db: Database) -> str:
 
 
 def build_container(
-    settings: Settings, *, models: Any = None, documents: Any = None, consume: bool | None = None
+    settings: Settings,
+    *,
+    models: Any = None,
+    documents: Any = None,
+    consume: bool | None = None,
+    serves: bool = True,
 ) -> Container:
     """Choose the concrete adapters from settings; tests pass fakes for `models`/`documents`."""
     db = Database(settings.resolved_database_url)
@@ -222,4 +228,5 @@ def build_container(
         run_queue=run_queue,
         consume=bool(settings.redis_url)
         and (settings.embedded_worker if consume is None else consume),
+        serves=serves,
     )

@@ -60,14 +60,12 @@ def ingest_context(settings: Settings, db: Database, embedder: Embedder) -> Inge
 
 async def serve_worker(settings: Settings, stopping: asyncio.Event) -> None:
     """Consume runs and ingestion jobs until `stopping` is set, then drain within the grace."""
-    from ragline.adapters.db.migrate import upgrade
     from ragline.bootstrap import build_container
 
     if not settings.redis_url:
         raise SystemExit("ragline worker needs RAGLINE_REDIS_URL (without it the server "
                          "ingests in-process and no worker is needed)")
-    await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    container = build_container(settings, consume=True)
+    container = build_container(settings, consume=True, serves=False)
     await container.start()
     log.info("worker consuming %s%s", settings.ingest_queue,
              f" and {settings.run_queue}" if settings.run_execution == "worker" else "")
