@@ -1,4 +1,4 @@
-"""`ragline worker`: consume ingestion jobs from Redis (RAGLINE_REDIS_URL)."""
+"""`ragline worker`: execute queued runs and ingestion jobs from Redis (RAGLINE_REDIS_URL)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ragline.config import Settings
 
 
 def worker() -> None:
-    """Run an ingestion worker: parse, chunk, embed and index uploaded documents."""
+    """Run a worker: ingestion jobs, and runs when RAGLINE_RUN_EXECUTION=worker."""
     from ragline.telemetry.logs import configure_logging
     from ragline.telemetry.tracing import configure_tracing, shutdown_tracing
     from ragline.worker import run_worker

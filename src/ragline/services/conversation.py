@@ -86,7 +86,7 @@ async def answer_batches(
                 yield batch
     finally:
         if cancel_on_exit and not finished:
-            await runs.cancel(run_id)  # no waiting: we may be inside a cancelled scope
+            runs.request_cancel(run_id)  # no waiting: we may be inside a cancelled scope
 
 
 async def collect(db: Database, bus: LocalBus, runs: RunManager, run_id: str) -> Answer:

@@ -34,6 +34,7 @@ class RunManager:
         self.enqueue: Enqueue | None = None  # set by bootstrap for worker execution
         self.instance_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.accepting = True
+        self._cancels: set[asyncio.Task[None]] = set()
 
     @property
     def executes_inline(self) -> bool:
@@ -91,6 +92,12 @@ class RunManager:
         if wait:
             await asyncio.wait([task])
         return True
+
+    def request_cancel(self, run_id: str) -> None:
+        """Cancel without waiting (callers may be inside a cancelled scope themselves)."""
+        task = asyncio.get_running_loop().create_task(self.cancel_anywhere(run_id))
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
 
     async def cancel_anywhere(self, run_id: str, wait_seconds: float = 10.0) -> None:
         """Cancel a run wherever it executes; finish it here if nobody does."""
