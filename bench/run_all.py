@@ -20,6 +20,7 @@ BENCHES = {
     "index": ["bench_index.py", "--sizes", "100000", "--queries", "200"],
     "structured": ["bench_structured.py", "--max-tokens", "640"],
     "answer_speed": ["bench_answer_speed.py", "--sweep", "--beside-ingest"],
+    "scale": ["bench_scale.py"],
 }
 
 

@@ -199,11 +199,13 @@ async def follow(
         while True:
             if need_read:
                 async with db.session() as session:
-                    # Status first: once it says finished, every event is already committed.
-                    over = await run_is_over(session, run_id)
                     batch = await read_events(session, run_id, cursor)
-                if over and not batch:
-                    return
+                    # Nothing new: if the run is over, `done` is at or before the cursor (read
+                    # again, as it may have been committed between the two queries).
+                    if not batch and await run_is_over(session, run_id):
+                        batch = await read_events(session, run_id, cursor)
+                        if not batch:
+                            return
                 need_read = False
             else:
                 live, stale = await sub.wait()
