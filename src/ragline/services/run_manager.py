@@ -45,18 +45,19 @@ class RunManager:
             raise Unavailable("the server is shutting down; retry on another one",
                               code="shutting_down")
 
-    async def submit(self, run_id: str) -> None:
+    async def submit(self, run_id: str, *, behind: bool = True) -> None:
         """Have the admitted run executed: here, or by whichever worker takes it."""
         if self.enqueue is None:
-            self.start(run_id)
+            self.start(run_id, fresh=not behind)
             return
         try:
             await self.enqueue(run_id)
         except Exception:  # the run is in the database: the unclaimed-run sweep sends it again
             log.warning("could not queue run %s now; it will be re-sent", run_id, exc_info=True)
 
-    def start(self, run_id: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._run(run_id), name=f"run-{run_id}")
+    def start(self, run_id: str, *, fresh: bool = False) -> asyncio.Task[None]:
+        """Execute here; `fresh`: just admitted with no other run active on its thread."""
+        task = asyncio.create_task(self._run(run_id, fresh), name=f"run-{run_id}")
         self._tasks[run_id] = task
 
         def _done(_: asyncio.Task[None]) -> None:
@@ -131,12 +132,12 @@ class RunManager:
     async def shutdown(self) -> None:
         await self.drain(0)
 
-    async def _run(self, run_id: str) -> None:
+    async def _run(self, run_id: str, fresh: bool = False) -> None:
         store = self.store
         try:
-            await store.open(run_id)
+            await store.open(run_id, 1 if fresh else None)
             # Runs of one thread take turns in the order they were admitted (on_active=enqueue).
-            while (earlier := await store.earlier_active(run_id)) is not None:
+            while not fresh and (earlier := await store.earlier_active(run_id)) is not None:
                 await store.wait_finished(earlier)
             await execute_run(run_id, self.ctx, user_cancelled=self._user_cancelled.__contains__)
         except asyncio.CancelledError:

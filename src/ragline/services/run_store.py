@@ -44,6 +44,7 @@ class Admitted:
     posted: PostedMessage
     thread_id: str
     interrupt: list[str] = field(default_factory=list)  # active runs the caller must cancel
+    behind: bool = False  # other runs of the thread were active: this one waits its turn
 
 
 @dataclass
@@ -145,7 +146,9 @@ class RunStore:
             await self.writer.insert(session, [first])
         await self.writer.deliver([first])
         posted = PostedMessage(run.id, message.id, QUEUED)
-        return Admitted(posted, thread_id, active if on_active == "interrupt" else [])
+        return Admitted(
+            posted, thread_id, active if on_active == "interrupt" else [], behind=bool(active)
+        )
 
     # Execution
 
@@ -159,8 +162,11 @@ class RunStore:
             )
             return bool(getattr(taken, "rowcount", 0))
 
-    async def open(self, run_id: str) -> None:
+    async def open(self, run_id: str, last_seq: int | None = None) -> None:
         """Let this process append events to the run, numbering after what is committed."""
+        if last_seq is not None:  # just admitted here: its one event is the queued status
+            self.writer.open_run(run_id, last_seq)
+            return
         async with self.db.session() as session:
             last = await session.scalar(
                 select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)
@@ -232,21 +238,23 @@ class RunStore:
         """The one way a run ends: assistant message, final state and the last events, in one
         transaction, then published. False when the run had already ended."""
         await self.writer.flush()
+        known = self.writer.seq_of(run_id)  # flushed: what this process numbered is committed
         for _attempt in range(3):
             try:
                 async with self.db.session() as session:
-                    records = await self._finish(session, run_id, outcome)
+                    records = await self._finish(session, run_id, outcome, known)
                     if records is None:
                         return False
             except IntegrityError:
-                # The executor committed more events in between: number after them.
+                # Another process committed more events in between: number after them.
+                known = None
                 continue
             await self.writer.deliver(records)
             return True
         raise RuntimeError(f"could not finish run {run_id}")
 
     async def _finish(
-        self, session: AsyncSession, run_id: str, outcome: Outcome
+        self, session: AsyncSession, run_id: str, outcome: Outcome, last: int | None
     ) -> list[RunEventRecord] | None:
         now = _now()
         values: dict[str, Any] = {
@@ -286,9 +294,10 @@ class RunStore:
         await session.execute(
             update(Thread).where(Thread.id == run.thread_id).values(updated_at=now)
         )
-        last = await session.scalar(
-            select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)
-        )
+        if last is None:
+            last = await session.scalar(
+                select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)
+            )
         events: list[tuple[str, dict[str, Any]]] = []
         if outcome.status == DONE:
             final: dict[str, Any] = {

@@ -94,7 +94,8 @@ async def post_message(
     )
     if not admitted.posted.created:
         return admitted.posted
-    await runs.submit(admitted.posted.run_id)  # it waits for the runs admitted before it
+    # It waits for the runs admitted before it, whichever process executes them.
+    await runs.submit(admitted.posted.run_id, behind=admitted.behind)
     for run_id in admitted.interrupt:
         await runs.cancel_anywhere(run_id)
     return admitted.posted
