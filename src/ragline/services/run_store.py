@@ -381,6 +381,39 @@ class RunStore:
                 )
             )
 
+    async def rewind(self, owner_id: str, thread_id: str, message_id: str) -> int:
+        """Delete `message_id` and every later message of the thread, with their runs and
+        events; refused with `run_active` while a run is active. Under the thread's lock, so a
+        run admitted meanwhile on another replica can't lose its question."""
+        async with self.db.session() as session:
+            locked = await session.execute(
+                update(Thread)
+                .where(Thread.id == thread_id, Thread.owner_id == owner_id)
+                .values(updated_at=_now())
+            )
+            if getattr(locked, "rowcount", 0) == 0:
+                raise NotFound(f"thread {thread_id} not found", code="thread_not_found")
+            message = await session.get(Message, message_id)
+            if message is None or message.thread_id != thread_id:
+                raise NotFound(f"message {message_id} not found", code="message_not_found")
+            active = list(await session.scalars(
+                select(Run.id).where(Run.thread_id == thread_id, Run.status.in_(ACTIVE))))
+            if active:
+                raise Conflict("this thread has an active run; cancel it before rewinding",
+                               code="run_active", details={"active_run_ids": active})
+            later = and_(Message.thread_id == thread_id, or_(
+                Message.created_at > message.created_at,
+                and_(Message.created_at == message.created_at, Message.id >= message.id),
+            ))
+            gone = list(await session.scalars(select(Message.id).where(later)))
+            runs = select(Run.id).where(Run.thread_id == thread_id,
+                                        Run.user_message_id.in_(gone))
+            await session.execute(delete(RunEvent).where(RunEvent.run_id.in_(runs)))
+            await session.execute(delete(Run).where(Run.thread_id == thread_id,
+                                                    Run.user_message_id.in_(gone)))
+            await session.execute(delete(Message).where(Message.id.in_(gone)))
+            return len(gone)
+
     async def delete_thread(self, thread_id: str) -> None:
         async with self.db.session() as session:
             run_ids = select(Run.id).where(Run.thread_id == thread_id)

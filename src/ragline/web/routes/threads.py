@@ -191,5 +191,5 @@ async def rewind_thread(
 ) -> Response:
     """Delete this message and every later one of the thread, with their runs and events
     (regenerate an answer, or edit and resend a question, by posting again afterwards)."""
-    await rewind.rewind_thread(container.db, user.user_id, thread_id, message_id)
+    await rewind.rewind_thread(container.store, user.user_id, thread_id, message_id)
     return Response(status_code=204)
