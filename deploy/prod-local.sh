@@ -82,6 +82,7 @@ mkdir -p "$RUN_DIR/logs" "$RUN_DIR/nginx-tmp" "$RAGLINE_DATA_DIR"
 
 # 3. Two API replicas and one worker.
 for i in "${!API_PORTS[@]}"; do
+  RAGLINE_EMBEDDED_WORKER=false RAGLINE_LOAD_MODEL_AT_STARTUP=false \
   "$BIN/ragline" serve --host 127.0.0.1 --port "${API_PORTS[$i]}" \
     > "$RUN_DIR/logs/api$((i + 1)).log" 2>&1 &
   PIDS+=($!)
