@@ -47,8 +47,10 @@ class QueueModels:
 
 
 def _prose_answer(cv, summary: str, bullet: str | None = None) -> str:
-    jobs = [{"achievements": [bullet or f"Shipped a {job.technologies[0]} service.",
-                              "Halved the on-call load."]} for job in cv.experience]
+    jobs = [{"achievements": [(bullet or "Shipped a {tech} service for {employer}.").format(
+                                  tech=job.technologies[0], employer=job.employer),
+                              f"Halved the on-call load at {job.employer}."]}
+            for job in cv.experience]
     return json.dumps({"summary": summary, "jobs": jobs})
 
 
@@ -78,6 +80,10 @@ def test_check_flags_technologies_never_used_and_dates_out_of_order() -> None:
     problems = {(tuple(v["loc"]), v["type"]) for v in check_cv(bad, facts)}
     assert (("summary",), "fact_contradiction") in problems
     assert (("experience", 0), "dates") in problems
+    twice = [job.model_copy(update={"achievements": ["Shipped it."]}) for job in cv.experience]
+    if len(twice) > 1:
+        repeated = check_cv(cv.model_copy(update={"experience": twice}), facts)
+        assert {v["type"] for v in repeated} == {"repetition"}
     assert mentioned_technologies("we love javascript, not Java") == {"JavaScript", "Java"}
     assert mentioned_technologies("at the helm of a swift team") == set()
 
@@ -98,7 +104,7 @@ async def test_model_prose_naming_a_foreign_technology_is_repaired() -> None:
 async def test_model_prose_still_wrong_is_regenerated_then_written_from_templates() -> None:
     skeleton, facts = seeded_cv(7, 1)
     wrong = _prose_answer(skeleton, "A long enough summary of this person's career so far.",
-                          bullet="Rebuilt the platform in 1999.")
+                          bullet="Rebuilt the {employer} platform in 1999.")
     models = QueueModels(*[wrong] * 6)
     written = await ModelProse(models, "fake").write(skeleton, facts)
     assert (written.source, written.attempts) == ("template-fallback", 6)

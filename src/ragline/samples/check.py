@@ -44,6 +44,15 @@ def prose_violations(cv: CV, summary: str, achievements: list[list[str]]) -> lis
         if foreign:
             found.append(_violation(loc, f"names {', '.join(foreign)}, which this person "
                                     f"never used; {allowed}", "fact_contradiction"))
+    seen: set[str] = set()
+    for j, bullets in enumerate(achievements):
+        for b, bullet in enumerate(bullets):
+            key = " ".join(bullet.lower().split())
+            if key in seen:
+                found.append(_violation(["jobs", j, "achievements", b], "repeats an earlier "
+                                        "bullet: write what was achieved in this job",
+                                        "repetition"))
+            seen.add(key)
     for j, (job, bullets) in enumerate(zip(cv.experience, achievements, strict=False)):
         first = int(job.start[:4])
         last = int(job.end[:4]) if job.end else 2025
