@@ -46,15 +46,18 @@ def template_prose(cv: CV, rng: random.Random) -> CVProse:
         employer=cv.experience[0].employer, city=cv.location.split(",")[0],
         techs=_listing(rng.sample(techs, k=min(3, len(techs)))),
     )
-    jobs = []
+    jobs, seen = [], set()
     for job in cv.experience:
-        bullets = []
-        for template in rng.sample(_ACHIEVEMENTS, k=rng.randint(2, 3)):
+        bullets: list[str] = []
+        while len(bullets) < 2 or (len(bullets) == 2 and rng.random() < 0.5):
             tech, tech2 = (rng.sample(job.technologies, k=2) if len(job.technologies) > 1
                            else job.technologies * 2)
-            bullets.append(template.format(
+            bullet = rng.choice(_ACHIEVEMENTS).format(
                 tech=tech, tech2=tech2, pct=rng.randint(15, 60), n=rng.randint(2, 12),
-                cov=rng.randint(70, 95), users=f"{rng.randint(2, 90) * 1000:,}"))
+                cov=rng.randint(70, 95), users=f"{rng.randint(2, 90) * 1000:,}")
+            if bullet not in seen:  # the facts check rejects a bullet repeated across jobs
+                seen.add(bullet)
+                bullets.append(bullet)
         jobs.append(JobProse(achievements=bullets))
     return CVProse(summary=summary, jobs=jobs)
 
