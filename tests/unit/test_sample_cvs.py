@@ -79,6 +79,8 @@ def test_check_flags_technologies_never_used_and_dates_out_of_order() -> None:
                                 "experience": [job, *cv.experience[1:]]})
     problems = {(tuple(v["loc"]), v["type"]) for v in check_cv(bad, facts)}
     assert (("summary",), "fact_contradiction") in problems
+    cut = check_cv(cv.model_copy(update={"summary": cv.summary[:-1] + " and Spl"}), facts)
+    assert [v["type"] for v in cut] == ["truncated"]
     assert (("experience", 0), "dates") in problems
     twice = [job.model_copy(update={"achievements": ["Shipped it."]}) for job in cv.experience]
     if len(twice) > 1:

@@ -39,6 +39,9 @@ def prose_violations(cv: CV, summary: str, achievements: list[list[str]]) -> lis
     for j, bullets in enumerate(achievements):
         texts += [(["jobs", j, "achievements", b], bullet) for b, bullet in enumerate(bullets)]
     found = []
+    if summary and summary.rstrip()[-1] not in ".!)":
+        found.append(_violation(["summary"], "stops mid-sentence: write two or three complete "
+                                "sentences", "truncated"))
     for loc, text in texts:
         foreign = sorted(mentioned_technologies(text) - set(used))
         if foreign:
