@@ -7,10 +7,10 @@ STAMP := .make
 TORCH_VERSION := 2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup serve test test-unit test-integration test-e2e bench eval lint ui models chromium clean \
-	nginx prod-local
+.PHONY: pdf-libs setup serve test test-unit test-integration test-e2e bench eval lint ui models \
+	chromium clean nginx prod-local
 
-setup: $(STAMP)/python $(STAMP)/ui models
+setup: pdf-libs $(STAMP)/python $(STAMP)/ui models
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,12 @@ models: $(STAMP)/python
 
 serve: setup
 	$(BIN)/ragline serve
+
+# WeasyPrint (sample CVs as PDF) needs Pango; installed with apt when missing and root.
+pdf-libs:
+	@if ! (ldconfig -p 2>/dev/null | grep -q libpango-1.0.so.0 && fc-list 2>/dev/null | grep -qi dejavu); then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null) || echo "pango not installed: sample CV PDFs unavailable"; \
+	  else echo "pango missing and not root: install libpango-1.0-0 for sample CV PDFs"; fi; fi
 
 # Debian's Chromium drives the browser tests (no browser download).
 chromium:

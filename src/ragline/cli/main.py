@@ -100,6 +100,7 @@ def _register_optional() -> None:
         "ragline.cli.generate",
         "ragline.cli.worker",
         "ragline.cli.mcp",
+        "ragline.cli.sample",
     ):
         try:
             module = importlib.import_module(module_name)

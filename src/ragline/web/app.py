@@ -31,6 +31,7 @@ ROUTER_MODULES = [
     "ragline.web.routes.documents",
     "ragline.web.routes.models",
     "ragline.web.routes.generate",
+    "ragline.web.routes.samples",
     "ragline.web.routes.openai",
     "ragline.web.routes.compat.seed000",
     "ragline.web.routes.compat.seed002",

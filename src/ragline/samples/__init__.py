@@ -1,0 +1,1 @@
+"""Sample data: synthetic CVs (seed 001's `cv_generation`) for demos, tests and evaluation."""

@@ -1,0 +1,185 @@
+"""Seed 001's synthetic CVs without a server: seeded facts, checks, prose (template and a queue
+model through the structured-output repair loop), layouts, and `ragline sample cvs`."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ragline.cli.main import app
+from ragline.domain.errors import ProviderError
+from ragline.domain.llm import Capabilities, ChatMessage, GenerationParams, ModelSpec, Usage
+from ragline.samples.check import check_cv, mentioned_technologies
+from ragline.samples.facts import LAYOUTS, seeded_cv
+from ragline.samples.generator import ModelProse
+from ragline.samples.prose import model_prose, template_prose, with_prose
+from ragline.samples.render import pdf_text, render_html
+
+runner = CliRunner()
+
+
+class _Provider:
+    capabilities = Capabilities(json_schema=True, grammar=True)
+
+
+class QueueModels:
+    """A model answering from a queue of texts, recording what it was asked."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.calls: list[list[ChatMessage]] = []
+
+    def spec(self, name: str) -> ModelSpec:
+        return ModelSpec(name=name, provider="fake")
+
+    def provider(self, name: str) -> _Provider:
+        return _Provider()
+
+    async def complete(self, name: str, messages: Sequence[ChatMessage],
+                       params: GenerationParams) -> tuple[str, Usage, str]:
+        self.calls.append(list(messages))
+        return self.answers.pop(0), Usage(10, 5), name
+
+
+def _prose_answer(cv, summary: str, bullet: str | None = None) -> str:
+    jobs = [{"achievements": [(bullet or "Shipped a {tech} service for {employer}.").format(
+                                  tech=job.technologies[0], employer=job.employer),
+                              f"Halved the on-call load at {job.employer}."]}
+            for job in cv.experience]
+    return json.dumps({"summary": summary, "jobs": jobs})
+
+
+def test_the_same_seed_gives_the_same_people_and_facts() -> None:
+    assert seeded_cv(7, 3) == seeded_cv(7, 3)
+    assert seeded_cv(7, 3)[1].name != seeded_cv(8, 3)[1].name
+    facts = [seeded_cv(7, i)[1] for i in range(12)]
+    assert len({f.name for f in facts}) == 12
+    assert {f.layout for f in facts} == set(LAYOUTS)
+
+
+def test_template_prose_never_contradicts_the_facts() -> None:
+    for index in range(24):
+        skeleton, facts = seeded_cv(3, index)
+        cv = with_prose(skeleton, template_prose(skeleton, random.Random(index)))
+        assert check_cv(cv, facts) == [], cv.name
+        assert all(job.achievements for job in cv.experience)
+
+
+def test_check_flags_technologies_never_used_and_dates_out_of_order() -> None:
+    skeleton, facts = seeded_cv(7, 0)
+    foreign = next(t for t in ("Kubernetes", "Swift", "Laravel") if t not in facts.technologies)
+    cv = with_prose(skeleton, template_prose(skeleton, random.Random(0)))
+    job = cv.experience[0].model_copy(update={"start": "2026-01", "end": "2025-01"})
+    bad = cv.model_copy(update={"summary": f"Expert in {foreign}.",
+                                "experience": [job, *cv.experience[1:]]})
+    problems = {(tuple(v["loc"]), v["type"]) for v in check_cv(bad, facts)}
+    assert (("summary",), "fact_contradiction") in problems
+    cut = check_cv(cv.model_copy(update={"summary": cv.summary[:-1] + " and Spl"}), facts)
+    assert [v["type"] for v in cut] == ["truncated"]
+    assert (("experience", 0), "dates") in problems
+    twice = [job.model_copy(update={"achievements": ["Shipped it."]}) for job in cv.experience]
+    if len(twice) > 1:
+        repeated = check_cv(cv.model_copy(update={"experience": twice}), facts)
+        assert {v["type"] for v in repeated} == {"repetition"}
+    assert mentioned_technologies("we love javascript, not Java") == {"JavaScript", "Java"}
+    assert mentioned_technologies("at the helm of a swift team") == set()
+
+
+async def test_model_prose_naming_a_foreign_technology_is_repaired() -> None:
+    skeleton, facts = seeded_cv(7, 0)
+    foreign = next(t for t in ("Kubernetes", "Swift", "Laravel") if t not in facts.technologies)
+    models = QueueModels(
+        _prose_answer(skeleton, f"A seasoned engineer who loves {foreign} in production."),
+        _prose_answer(skeleton, "A seasoned engineer with a calm hand and a taste for tests."))
+    prose, attempts = await model_prose(models, "fake", skeleton)
+    assert attempts == 2 and "calm hand" in prose.summary
+    repair = models.calls[1][-1].content
+    assert foreign in repair and "never used" in repair
+    assert check_cv(with_prose(skeleton, prose), facts) == []
+
+
+async def test_model_prose_still_wrong_is_regenerated_then_written_from_templates() -> None:
+    skeleton, facts = seeded_cv(7, 1)
+    wrong = _prose_answer(skeleton, "A long enough summary of this person's career so far.",
+                          bullet="Rebuilt the {employer} platform in 1999.")
+    models = QueueModels(*[wrong] * 6)
+    written = await ModelProse(models, "fake").write(skeleton, facts)
+    assert (written.source, written.attempts) == ("template-fallback", 6)
+    assert "outside this job's dates" in (written.problems or "")
+    assert "An earlier answer was rejected" in models.calls[3][-1].content, "regenerated anew"
+    assert check_cv(with_prose(skeleton, written.prose), facts) == []
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_layout_renders_the_whole_cv(layout: str) -> None:
+    skeleton, facts = seeded_cv(5, 2)
+    cv = with_prose(skeleton, template_prose(skeleton, random.Random(2)))
+    html = render_html(cv, layout)
+    for text in (cv.name, cv.summary, *facts.technologies, *facts.employers,
+                 *facts.institutions, *facts.languages):
+        assert text in html.replace("&#39;", "'").replace("&amp;", "&"), text
+
+
+def test_cli_rejects_a_bad_count_and_an_unwritable_folder(tmp_path: Path) -> None:
+    for count in ("0", "-3"):
+        result = runner.invoke(app, ["sample", "cvs", "--count", count, "--out", str(tmp_path)])
+        assert result.exit_code == 2 and "--count must be at least 1" in result.output
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["sample", "cvs", "--count", "1", "--out", str(blocker / "cvs"),
+                                 "--no-llm"])
+    assert result.exit_code == 2 and "cannot write to" in result.output
+
+
+def test_cli_fails_clearly_when_the_model_is_unavailable(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    async def unavailable(*_args: object, **_kwargs: object) -> None:
+        raise ProviderError("model 'qwen' failed to start: no such file",
+                            code="provider_unavailable")
+
+    monkeypatch.setattr("ragline.samples.generator.model_prose", unavailable)
+    monkeypatch.setenv("RAGLINE_DATA_DIR", str(tmp_path / "data"))
+    result = runner.invoke(app, ["sample", "cvs", "--count", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "model is unavailable" in result.output and "--no-llm" in result.output
+    assert not list(tmp_path.glob("*.pdf"))
+
+
+def test_cli_writes_pdfs_with_real_text_resumes_and_regenerates_on_force(
+        tmp_path: Path) -> None:
+    out = tmp_path / "cvs"
+    first = runner.invoke(app, ["sample", "cvs", "--count", "3", "--seed", "7", "--out",
+                                str(out), "--no-llm"])
+    assert first.exit_code == 0, first.output
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [m["index"] for m in manifest] == [0, 1, 2]
+    assert {m["layout"] for m in manifest} == set(LAYOUTS)
+    for entry in manifest:
+        pages, text = pdf_text((out / entry["files"]["pdf"]).read_bytes())
+        assert pages == entry["pages"] >= 1
+        assert entry["name"] in text and entry["technologies"][0] in text
+        stored = json.loads((out / entry["files"]["json"]).read_text())
+        assert stored["name"] == entry["name"] and (out / entry["files"]["html"]).is_file()
+        assert entry["source"] == entry["files"]["pdf"] == f"{entry['index'] + 1:03d}-" \
+            f"{entry['slug']}.pdf"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "temporary files left"
+    pdf = out / manifest[0]["files"]["pdf"]
+    stamp = pdf.stat().st_mtime_ns
+    again = runner.invoke(app, ["sample", "cvs", "--count", "3", "--seed", "7", "--out",
+                                str(out), "--no-llm"])
+    assert again.exit_code == 0 and "0 generated, 3 kept" in again.output
+    assert pdf.stat().st_mtime_ns == stamp
+    assert (out / "manifest.jsonl").read_text().splitlines() == [
+        json.dumps(m, ensure_ascii=False) for m in manifest]
+    pdf.unlink()
+    resumed = runner.invoke(app, ["sample", "cvs", "--count", "3", "--seed", "7", "--out",
+                                  str(out), "--no-llm"])
+    assert "1 generated, 2 kept" in resumed.output and pdf.is_file()
+    forced = runner.invoke(app, ["sample", "cvs", "--count", "3", "--seed", "7", "--out",
+                                 str(out), "--no-llm", "--force"])
+    assert "3 generated, 0 kept" in forced.output
