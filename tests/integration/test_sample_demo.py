@@ -58,3 +58,12 @@ def test_demo_collection_loads_sample_cvs_once_and_they_are_searchable(tmp_path:
         assert client.post("/api/samples/cvs", json={"count": 0}).status_code == 422
         for document in body["documents"]:
             assert client.delete(f"/api/documents/{document['document_id']}").status_code == 204
+        # the demo collection is removable like any other; `default` always exists
+        assert client.post("/api/samples/cvs", json={"count": 1}).status_code == 202
+        assert client.delete("/api/collections/demo").status_code == 204
+        names = [c["name"] for c in client.get("/api/collections").json()["items"]]
+        assert "demo" not in names
+        assert client.delete("/api/collections/demo").status_code == 404
+        refused = client.delete("/api/collections/default")
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "collection_protected"

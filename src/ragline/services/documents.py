@@ -224,6 +224,9 @@ class DocumentService:
     async def delete_document(self, owner_id: str, document_id: str) -> None:
         await library.delete_document(self.db, self.uploads, owner_id, document_id)
 
+    async def delete_collection(self, owner_id: str, name: str) -> None:
+        await library.delete_collection(self.db, self.uploads, owner_id, name)
+
     async def get_job(self, owner_id: str, job_id: str) -> Job:
         async with self.db.session() as session:
             return await library.get_job(session, owner_id, job_id)

@@ -17,8 +17,12 @@ from ragline.adapters.db.tables import Collection, Document, Job, new_id
 from ragline.adapters.index.store import remove_chunks
 from ragline.adapters.parse import KINDS, detect_kind
 from ragline.adapters.uploads import UploadStore
-from ragline.domain.errors import NotFound, TooLarge, Unprocessable
-from ragline.services.collections import find_collection, get_or_create_collection
+from ragline.domain.errors import Conflict, NotFound, TooLarge, Unprocessable
+from ragline.services.collections import (
+    DEFAULT_COLLECTION,
+    find_collection,
+    get_or_create_collection,
+)
 
 FAILED, PENDING, PROCESSING, READY = "failed", "pending", "processing", "ready"
 
@@ -181,3 +185,25 @@ async def delete_document(
                             collection_id=document.collection_id)
         await session.delete(document)
     await asyncio.to_thread(uploads.delete, document_id)
+
+
+async def delete_collection(db: Database, uploads: UploadStore, owner_id: str, name: str) -> None:
+    """The collection, its documents and their chunks in one transaction; then the uploads.
+
+    `default` always exists (API contract), so it can only be emptied document by document."""
+    if name == DEFAULT_COLLECTION:
+        raise Conflict("the default collection always exists; delete its documents instead",
+                       code="collection_protected")
+    async with db.session() as session:
+        collection = await find_collection(session, owner_id, name)
+        if collection is None:
+            raise NotFound(f"collection {name!r} not found", code="collection_not_found")
+        documents = list(await session.scalars(
+            select(Document).where(Document.collection_id == collection.id)))
+        for document in documents:
+            await remove_chunks(session, document_id=document.id, collection_id=collection.id)
+            await session.delete(document)
+        await session.flush()
+        await session.delete(collection)
+    for document in documents:
+        await asyncio.to_thread(uploads.delete, document.id)

@@ -129,6 +129,13 @@ async def list_collections(
     return page(items, limit, lambda c: (c.created_at, c.collection_id))
 
 
+@router.delete("/collections/{name}", status_code=204)
+async def delete_collection(name: str, docs: DocumentsDep, user: CurrentUser) -> Response:
+    """The collection with its documents and their chunks (`default` can't be deleted: 409)."""
+    await docs.delete_collection(user.user_id, name)
+    return Response(status_code=204)
+
+
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {
