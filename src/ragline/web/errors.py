@@ -9,8 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragline.domain import errors as e
+from ragline.web.hygiene import InputHygieneMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,44 @@ def status_for(exc: e.RaglineError) -> int:
     return 500
 
 
+class UnhandledErrorMiddleware:
+    """An unexpected error becomes a JSON 500 on a connection that stays usable.
+
+    Starlette's catch-all handler answers and then re-raises, so the server closes the
+    keep-alive connection without `Connection: close`; this answers without re-raising.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("unhandled error", exc_info=exc)
+            response = JSONResponse(
+                error_body("internal_error", "an unexpected error occurred"), 500
+            )
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Domain and framework errors in the contract's shape; added first, so innermost."""
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(InputHygieneMiddleware)
+
     @app.exception_handler(e.RaglineError)
     async def _domain(_request: Request, exc: e.RaglineError) -> JSONResponse:
         headers = {}
