@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +34,32 @@ STATUS: dict[type[e.RaglineError], int] = {
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "too_large",
               415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited"}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="snake_case, stable: what went wrong")
+    message: str = Field(description="a human sentence")
+    details: Any = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer (API.md, general rules)."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = {
+    400: "bad input", 401: "no or bad credentials", 403: "not allowed",
+    404: "unknown or not yours", 409: "conflict", 413: "too large",
+    415: "unsupported media type", 422: "invalid input", 429: "rate limited (see Retry-After)",
+    503: "a dependency is down",
+}
+
+
+def error_responses(model: type[BaseModel] = ErrorOut) -> dict[int | str, dict[str, Any]]:
+    """The error answers every operation may give, for the OpenAPI document."""
+    return {status: {"model": model, "description": text}
+            for status, text in ERROR_STATUSES.items()}
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
