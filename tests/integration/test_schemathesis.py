@@ -44,7 +44,8 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 # The document is the same for every configuration; each backend gets its own app below.
-schema = schemathesis.openapi.from_dict(create_app(settings_for("sqlite://", Path("unused"))).openapi())
+DOCUMENT = create_app(settings_for("sqlite://", Path("unused"))).openapi()
+schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 
 @schema.parametrize()
