@@ -6,7 +6,7 @@ one run (issue 16): the end-to-end ratio, and where the rest goes.
 3. The chunk texts it stored, encoded with the same SentenceTransformer in one call, and the
    texts it actually embedded (title and headings prefixed), likewise.
 
-    python bench/bench_ingest_ratio.py [--corpus eval/corpus/sqlite]
+    python bench/bench_ingest_ratio.py [--corpus eval/corpus/sqlite] [--files N]
 
 The machine may be shared: the load average is printed beside the figures; compare ratios.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -56,12 +57,19 @@ def stored_texts(db_path: Path) -> tuple[list[str], list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", default=str(ROOT / "eval/corpus/sqlite"))
+    parser.add_argument("--files", type=int, default=0, help="only the first N files (0: all)")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLINE_")}
     env.update(PYTHONPATH=str(ROOT / "src"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     cli = [sys.executable, "-m", "ragline"]
     with tempfile.TemporaryDirectory() as tmp:
         env["RAGLINE_DATA_DIR"] = tmp
+        if args.files:
+            subset = Path(tmp) / "corpus"
+            subset.mkdir()
+            for file in sorted(p for p in Path(args.corpus).iterdir() if p.is_file())[:args.files]:
+                shutil.copy(file, subset / file.name)
+            args.corpus = str(subset)
         print(f"load average before: {load()}")
         ingest_s = timed_process([*cli, "ingest", args.corpus, "--collection", "bench"], env)
         print(f"ragline ingest (process, end to end): {ingest_s:.1f} s   load {load()}")
