@@ -59,14 +59,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=48)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--src", default=str(ROOT / "src"),
+                        help="the ragline source tree the server runs (a baseline: another tree)")
     args = parser.parse_args()
     data = document(args.mib)
     with tempfile.TemporaryDirectory() as tmp:
         env = server_env(Path(tmp) / "data", f"sqlite+aiosqlite:///{tmp}/bench.db",
-                         RAGLINE_MAX_UPLOAD_BYTES=str(64 * 2**20))
+                         RAGLINE_MAX_UPLOAD_BYTES=str(64 * 2**20), PYTHONPATH=args.src)
         server = ServerProcess(env, log_path=Path(tmp) / "server.log")
         server.start()
         try:
+            # the model loads once per process (at start when warmup is on): not what we measure
+            httpx.post(f"{server.base_url}/api/search", json={"query": "warm up"}, timeout=600)
             phase = ["upload"]
             samples: dict[str, list[float]] = {"upload": [], "ingest": []}
             peak = {"upload": 0, "ingest": 0}
@@ -100,6 +104,7 @@ def main() -> None:
             prober.join()
         finally:
             server.stop()
+    print(f"server code: {args.src}")
     print(f"{args.mib} MiB text: upload answered {response.status_code} in {upload_s:.1f} s; "
           f"job after {time.perf_counter() - started:.0f} s: {status}")
     summary("/healthz during the upload", samples["upload"], peak["upload"])
