@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +23,6 @@ from ragline.adapters.db.tables import Document, Job
 from ragline.adapters.embed import Embedder
 from ragline.adapters.index.store import replace_chunks
 from ragline.adapters.parse import parse
-from ragline.adapters.parse.base import ParsedDocument
 from ragline.adapters.uploads import UploadStore
 from ragline.domain.errors import RaglineError
 from ragline.services.chunking import ChunkDraft, chunk_sections
@@ -36,8 +33,6 @@ log = logging.getLogger(__name__)
 ACTIVE = ("parsing", "chunking", "embedding", "indexing")
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 Observer = Callable[[str, float], None]
-PROCESS_PARSE_BYTES = 4 * 2**20
-_pool: ProcessPoolExecutor | None = None
 
 
 class Superseded(Exception):
@@ -66,33 +61,6 @@ def embedding_text(title: str | None, draft: ChunkDraft) -> str:
     if title and (not context or context[0] != title):
         context.insert(0, title)
     return f"{' > '.join(context)}\n{draft.text}" if context else draft.text
-
-
-def _parse_and_chunk(
-    filename: str, data: bytes, content_type: str | None, target: int, overlap: int
-) -> tuple[ParsedDocument, list[ChunkDraft]]:
-    parsed = parse(filename, data, content_type)
-    return parsed, chunk_sections(parsed.sections, target=target, overlap=overlap)
-
-
-def _process_pool() -> ProcessPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    return _pool
-
-
-async def parse_and_chunk(
-    filename: str, data: bytes, content_type: str | None, target: int, overlap: int
-) -> tuple[ParsedDocument, list[ChunkDraft]]:
-    """In a thread; a large file in a child process, because pure-Python parsing of megabytes
-    (regular expressions over whole pages) holds the GIL for seconds and stalls the event loop."""
-    args = (filename, data, content_type, target, overlap)
-    if len(data) < PROCESS_PARSE_BYTES:
-        return await asyncio.to_thread(_parse_and_chunk, *args)
-    return await asyncio.get_running_loop().run_in_executor(
-        _process_pool(), _parse_and_chunk, *args
-    )
 
 
 async def _update(ctx: IngestContext, job_id: str, attempt: int, **values: Any) -> None:
@@ -160,17 +128,16 @@ async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = N
             data = await asyncio.to_thread(ctx.uploads.read, document.id)
         except FileNotFoundError as exc:
             raise RuntimeError("the uploaded file is missing from the data directory") from exc
-        parsed, drafts = await parse_and_chunk(
-            document.filename, data, document.content_type, ctx.chunk_tokens, ctx.chunk_overlap
-        )
-        del data
+        parsed = await asyncio.to_thread(parse, document.filename, data, document.content_type)
+        await stage("chunking", 0.2)
+        drafts = await asyncio.to_thread(chunk_sections, parsed.sections,
+                                         target=ctx.chunk_tokens, overlap=ctx.chunk_overlap)
         await stage("embedding", 0.25)
+        texts = [embedding_text(parsed.title, d) for d in drafts]
         parts: list[np.ndarray] = []
-        for start in range(0, len(drafts), ctx.embed_batch):
-            batch = drafts[start:start + ctx.embed_batch]
-            parts.append(await ctx.embedder.embed([embedding_text(parsed.title, d) for d in batch]))
-            done = min(1.0, (start + ctx.embed_batch) / len(drafts))
-            await stage("embedding", 0.25 + 0.65 * done)
+        for start in range(0, len(texts), ctx.embed_batch):
+            parts.append(await ctx.embedder.embed(texts[start:start + ctx.embed_batch]))
+            await stage("embedding", 0.25 + 0.65 * min(1.0, (start + ctx.embed_batch) / len(texts)))
         await stage("indexing", 0.92)
         vectors = np.concatenate(parts) if parts else np.zeros((0, ctx.embedder.dim), np.float32)
         async with ctx.db.session() as session:
