@@ -21,6 +21,8 @@ BENCHES = {
     "structured": ["bench_structured.py", "--max-tokens", "640"],
     "answer_speed": ["bench_answer_speed.py", "--sweep", "--beside-ingest"],
     "scale": ["bench_scale.py"],
+    "ingest_ratio": ["bench_ingest_ratio.py"],
+    "upload_responsiveness": ["bench_upload_responsiveness.py", "--mib", "48"],
 }
 
 

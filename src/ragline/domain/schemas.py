@@ -14,6 +14,7 @@ import referencing.exceptions
 from pydantic import BaseModel, Field, ValidationError
 
 from ragline.domain.errors import Unprocessable
+from ragline.domain.schema_refs import check_schema_structure
 
 Violation = dict[str, Any]  # {"loc": [...], "msg": "...", "type": "..."} like request errors
 SemanticCheck = Callable[[Any, Any], list[Violation]]  # (validated data, context) -> violations
@@ -108,6 +109,7 @@ def check_json_schema(schema: Any) -> dict[str, Any]:
             code="invalid_schema",
             details={"loc": list(exc.absolute_path), "msg": exc.message, "type": exc.validator},
         ) from None
+    check_schema_structure(schema)
     return schema
 
 
@@ -130,5 +132,9 @@ def json_schema_violations(schema: dict[str, Any], value: Any) -> list[Violation
     except referencing.exceptions.Unresolvable as exc:
         raise Unprocessable(
             f"the schema has a $ref that cannot be resolved: {exc}", code="invalid_schema"
+        ) from None
+    except RecursionError:  # stored before registration checked for $ref loops
+        raise Unprocessable(
+            "the schema refers to itself without end", code="invalid_schema"
         ) from None
     return [{"loc": list(e.absolute_path), "msg": e.message, "type": e.validator} for e in errors]

@@ -168,7 +168,8 @@ async def read_events(
 ) -> list[RunEventRecord]:
     query = (
         select(RunEvent.run_id, RunEvent.seq, RunEvent.type, RunEvent.data)
-        .where(RunEvent.run_id == run_id, RunEvent.seq > after)
+        # seq is an INTEGER column: nothing lies past 2^31-1, and PostgreSQL can't bind more
+        .where(RunEvent.run_id == run_id, RunEvent.seq > min(after, 2**31 - 1))
         .order_by(RunEvent.seq)
     )
     if limit is not None:

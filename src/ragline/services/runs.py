@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -126,12 +126,21 @@ class _Progress:
     def text(self) -> str:
         return "".join(self.parts)
 
+    @property
+    def usage_so_far(self) -> Usage:
+        """The provider's usage; before it reports (a run stopped mid-answer), one completion
+        token per streamed delta."""
+        if self.usage.completion_tokens or not self.parts:
+            return self.usage
+        return replace(self.usage, completion_tokens=len(self.parts))
+
     def fields(self) -> dict[str, Any]:
+        usage = self.usage_so_far
         return {
             "text": self.text, "model": self.model, "sources": self.sources,
-            "prompt_tokens": self.usage.prompt_tokens,
-            "completion_tokens": self.usage.completion_tokens,
-            "cached_tokens": self.usage.cached_tokens,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cached_tokens": usage.cached_tokens,
         }
 
 

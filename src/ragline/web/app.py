@@ -19,7 +19,7 @@ from ragline.domain.errors import NotFound
 from ragline.mcp.http import mount_mcp
 from ragline.telemetry import metrics as telemetry_metrics
 from ragline.telemetry.tracing import configure_tracing, shutdown_tracing
-from ragline.web.errors import install_error_handlers
+from ragline.web.errors import error_responses, install_error_handlers
 from ragline.web.observability import Metrics, install_observability
 from ragline.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from ragline.web.routes import health, runs, threads, users
@@ -73,6 +73,7 @@ def create_app(
         description="Chat with an LLM over your own documents: runs streamed over SSE and "
         "WebSocket, hybrid retrieval with citations, structured output, OpenAI-compatible API.",
         lifespan=lifespan,
+        responses=error_responses(),
     )
     app.state.metrics = metrics
     install_error_handlers(app)

@@ -8,9 +8,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragline.domain import errors as e
+from ragline.web.hygiene import InputHygieneMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,32 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited"}
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="snake_case, stable: what went wrong")
+    message: str = Field(description="a human sentence")
+    details: Any = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer (API.md, general rules)."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = {
+    400: "bad input", 401: "no or bad credentials", 403: "not allowed",
+    404: "unknown or not yours", 409: "conflict", 413: "too large",
+    415: "unsupported media type", 422: "invalid input", 429: "rate limited (see Retry-After)",
+    503: "a dependency is down",
+}
+
+
+def error_responses(model: type[BaseModel] = ErrorOut) -> dict[int | str, dict[str, Any]]:
+    """The error answers every operation may give, for the OpenAPI document."""
+    return {status: {"model": model, "description": text}
+            for status, text in ERROR_STATUSES.items()}
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -44,7 +73,44 @@ def status_for(exc: e.RaglineError) -> int:
     return 500
 
 
+class UnhandledErrorMiddleware:
+    """An unexpected error becomes a JSON 500 on a connection that stays usable.
+
+    Starlette's catch-all handler answers and then re-raises, so the server closes the
+    keep-alive connection without `Connection: close`; this answers without re-raising.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("unhandled error", exc_info=exc)
+            response = JSONResponse(
+                error_body("internal_error", "an unexpected error occurred"), 500
+            )
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Domain and framework errors in the contract's shape; added first, so innermost."""
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(InputHygieneMiddleware)
+
     @app.exception_handler(e.RaglineError)
     async def _domain(_request: Request, exc: e.RaglineError) -> JSONResponse:
         headers = {}

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from ragline.domain.errors import InvalidInput, RaglineError, RateLimited
 from ragline.domain.llm import ChatMessage
-from ragline.web.errors import status_for
+from ragline.web.errors import HTTP_CODES, status_for
 
 
 class ContentPart(BaseModel):
@@ -113,6 +113,19 @@ def _bad(message: str, param: str) -> InvalidInput:
     return InvalidInput(message, code="invalid_request", details={"param": param})
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorOut(BaseModel):
+    """OpenAI's error shape, which the SDKs turn into exceptions."""
+
+    error: OpenAIErrorDetail
+
+
 def error_body(message: str, type_: str, code: str | None, param: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
@@ -159,8 +172,9 @@ class OpenAIRoute(APIRoute):
                 return validation_error(exc)
             except RaglineError as exc:
                 return domain_error(exc)
-            except HTTPException as exc:
-                body = error_body(str(exc.detail), _error_type(exc.status_code), None, None)
+            except HTTPException as exc:  # e.g. a body that is not UTF-8 JSON
+                code = HTTP_CODES.get(exc.status_code, "error")
+                body = error_body(str(exc.detail), _error_type(exc.status_code), code, None)
                 return JSONResponse(body, exc.status_code, headers=exc.headers)
 
         return route

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,8 @@ from fastapi import Query
 
 from ragline.domain.errors import InvalidInput
 
+DIGITS = re.compile(r"[0-9]{1,19}")
+MAX_SEQ = 2**63 - 1  # a run-event seq is a BIGINT on every database
 LimitParam = Annotated[int, Query(ge=1, le=200)]
 CursorParam = Annotated[str | None, Query(max_length=500)]
 
@@ -36,3 +39,16 @@ def page(items: list[Any], limit: int, key: Any) -> dict[str, Any]:
     items = items[:limit]
     next_cursor = encode_cursor(*key(items[-1])) if more and items else None
     return {"items": items, "next_cursor": next_cursor}
+
+
+def parse_seq(raw: str | int | None, name: str = "Last-Event-ID / after") -> int:
+    """A run-event cursor: a non-negative integer that fits in 63 bits (0 when absent), else 400."""
+    text = "" if raw is None else str(raw).strip()
+    if raw is None or text == "":
+        return 0
+    if not DIGITS.fullmatch(text) or int(text) > MAX_SEQ:
+        raise InvalidInput(
+            f"{name} must be a non-negative integer seq below 2^63, got {text[:40]!r}",
+            code="invalid_last_event_id",
+        )
+    return int(text)

@@ -17,6 +17,7 @@ from ragline.adapters.parse import KINDS
 from ragline.domain.errors import InvalidInput, NotFound, TooLarge, Unavailable, Unprocessable
 from ragline.services.documents import DocumentService, DocumentView
 from ragline.web.deps import ContainerDep, CurrentUser
+from ragline.web.hygiene import check_text
 from ragline.web.pagination import CursorParam, LimitParam, decode_cursor, page
 
 router = APIRouter(prefix="/api", tags=["documents"])
@@ -171,7 +172,10 @@ async def upload_document(request: Request, docs: DocumentsDep, user: CurrentUse
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise Unprocessable("the multipart field `file` is required", code="file_missing")
+        check_text(upload.filename, "file.filename")
         collection, source = form.get("collection"), form.get("source")
+        for field, value in (("collection", collection), ("source", source)):
+            check_text(value if isinstance(value, str) else None, field)
         name = collection.strip() if isinstance(collection, str) and collection.strip() else None
         registered = await docs.upload(
             user.user_id, filename=upload.filename, data=await _read_limited(upload, limit),

@@ -32,8 +32,10 @@ from ragline.services.conversation import (
 )
 from ragline.services.threads import post_message
 from ragline.web.deps import ContainerDep, CurrentUser, Principal
+from ragline.web.errors import error_responses
 from ragline.web.openai_schema import (
     ChatCompletionRequest,
+    OpenAIErrorOut,
     OpenAIRoute,
     error_body,
     split_messages,
@@ -42,7 +44,10 @@ from ragline.web.openai_schema import (
 from ragline.web.routes.threads import check_collection, resolve_model
 from ragline.web.sse import event_stream
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=OpenAIRoute)
+router = APIRouter(
+    prefix="/v1", tags=["openai-compatible"], route_class=OpenAIRoute,
+    responses=error_responses(OpenAIErrorOut),
+)
 LISTED_SINCE = int(time.time())
 
 

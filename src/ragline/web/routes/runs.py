@@ -14,14 +14,15 @@ from sse_starlette.sse import EventSourceResponse
 
 from ragline.adapters.db.tables import Run
 from ragline.bootstrap import Container
-from ragline.domain.errors import InvalidInput, RaglineError
+from ragline.domain.errors import RaglineError
 from ragline.services import threads as svc
 from ragline.services.event_log import follow
 from ragline.web.deps import ContainerDep, CurrentUser, Principal, resolve_principal
+from ragline.web.pagination import parse_seq
 from ragline.web.sse import event_stream, run_event_frames
+from ragline.web.ws_frames import POLICY, BadFrame, decode_frame
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
-MAX_SEQ = 2**63
 
 
 class RunOut(BaseModel):
@@ -56,22 +57,7 @@ def run_out(run: Run) -> RunOut:
 
 
 def parse_cursor(last_event_id: str | None, after: str | None) -> int:
-    raw = last_event_id if last_event_id is not None else after
-    if raw is None or raw.strip() == "":
-        return 0
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"Last-Event-ID / after must be a non-negative integer seq, got {raw!r}",
-            code="invalid_last_event_id",
-        ) from None
-    if not 0 <= value < MAX_SEQ:
-        raise InvalidInput(
-            "Last-Event-ID / after must be a non-negative integer that fits in 63 bits",
-            code="invalid_last_event_id",
-        )
-    return value
+    return parse_seq(last_event_id if last_event_id is not None else after)
 
 
 async def check_run(container: Container, user: Principal, run_id: str) -> Run:
@@ -113,8 +99,11 @@ async def cancel_run(run_id: str, container: ContainerDep, user: CurrentUser) ->
 
 
 @router.websocket("/{run_id}/ws")
-async def run_socket(websocket: WebSocket, run_id: str, after: int = 0) -> None:
-    """Frames `{"seq","type","data"}`; the client may send resume and cancel commands."""
+async def run_socket(websocket: WebSocket, run_id: str, after: str | None = None) -> None:
+    """Frames `{"seq","type","data"}`; the client may send resume and cancel commands.
+
+    A frame that is not a JSON command gets an error frame, then the socket closes with 1007
+    (not JSON), 1008 (nested too deep) or 1009 (too big); a bad command only gets the error."""
     container: Container = websocket.app.state.container
     token = websocket.headers.get("x-api-key") or _bearer(websocket.headers.get("authorization"))
     token = token or websocket.query_params.get("token")
@@ -125,6 +114,11 @@ async def run_socket(websocket: WebSocket, run_id: str, after: int = 0) -> None:
         await websocket.close(code=4401 if exc.code == "unauthorized" else 4404, reason=exc.message)
         return
     await websocket.accept()
+    try:
+        cursor = parse_seq(after, "after")
+    except RaglineError as exc:
+        await _refuse(websocket, exc.code, exc.message, POLICY)
+        return
     pump: asyncio.Task[None] | None = None
 
     async def send_from(cursor: int) -> None:
@@ -136,28 +130,48 @@ async def run_socket(websocket: WebSocket, run_id: str, after: int = 0) -> None:
         await websocket.close()
 
     try:
-        pump = asyncio.create_task(send_from(min(max(0, after), MAX_SEQ - 1)))
+        pump = asyncio.create_task(send_from(cursor))
         while True:
-            message = await websocket.receive_json()
+            received = await websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                break
+            try:
+                message = decode_frame(received)
+            except BadFrame as bad:
+                await _refuse(websocket, bad.code, bad.message, bad.close_code)
+                break
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "resume":
+                try:
+                    cursor = parse_seq(message.get("after"), "after")
+                except RaglineError as exc:
+                    await _send_error(websocket, exc.code, exc.message)
+                    continue
                 pump.cancel()
                 await asyncio.gather(pump, return_exceptions=True)
-                resume = min(max(0, int(message.get("after", 0))), MAX_SEQ - 1)
-                pump = asyncio.create_task(send_from(resume))
+                pump = asyncio.create_task(send_from(cursor))
             elif kind == "cancel":
                 with contextlib.suppress(RaglineError):
                     await svc.cancel_run(container.db, container.runs, user.user_id, run_id)
             else:
-                await websocket.send_json(
-                    {"type": "error", "data": {"code": "bad_message", "message": "unknown command"}}
-                )
+                await _send_error(websocket, "bad_message", "unknown command")
     except (WebSocketDisconnect, RuntimeError, ValueError):
         pass
     finally:
         if pump is not None:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
+
+
+async def _send_error(websocket: WebSocket, code: str, message: str) -> None:
+    await websocket.send_json({"type": "error", "data": {"code": code, "message": message}})
+
+
+async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
+    """An error frame, then the close; the client may already be gone."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await _send_error(websocket, code, message)
+        await websocket.close(code=close_code, reason=message[:120])
 
 
 def _bearer(header: str | None) -> str | None:

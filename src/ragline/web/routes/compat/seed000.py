@@ -8,7 +8,6 @@ answer is read from the run-event log; a client that leaves mid-answer cancels t
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager, aclosing
@@ -17,6 +16,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
+from starlette.types import Message
+from starlette.websockets import WebSocketState
 
 from ragline.bootstrap import Container
 from ragline.domain.errors import InvalidInput, RaglineError
@@ -27,6 +28,7 @@ from ragline.web.deps import ContainerDep, CurrentUser, Principal
 from ragline.web.routes.compat.common import websocket_principal
 from ragline.web.routes.threads import check_collection
 from ragline.web.sse import event_stream, frame
+from ragline.web.ws_frames import MAX_FRAME_BYTES, BadFrame, decode_frame
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["compat: seed 000 (one-shot questions)"])
@@ -103,17 +105,14 @@ async def question_socket(websocket: WebSocket) -> None:
         await websocket.close(code=4401, reason=exc.message)
         return
     await websocket.accept()
-    inbox: asyncio.Queue[str] = asyncio.Queue()
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
     answering = asyncio.create_task(_answer_each(websocket, user, inbox))
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            text = message.get("text")
-            if text is None:
-                text = (message.get("bytes") or b"").decode("utf-8", "replace")
-            inbox.put_nowait(text)
+            inbox.put_nowait(message)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -121,21 +120,33 @@ async def question_socket(websocket: WebSocket) -> None:
         await asyncio.gather(answering, return_exceptions=True)
 
 
-async def _answer_each(websocket: WebSocket, user: Principal, inbox: asyncio.Queue[str]) -> None:
+async def _answer_each(
+    websocket: WebSocket, user: Principal, inbox: asyncio.Queue[Message]
+) -> None:
+    """Answers questions in turn; a bad frame or a failed answer gets an error frame only."""
     container: Container = websocket.app.state.container
+    max_bytes = max(MAX_FRAME_BYTES, 8 * container.settings.max_message_bytes)
     while True:
-        raw = await inbox.get()
+        received = await inbox.get()
         try:
-            question, collection = _parse_question(raw)
+            question, collection = _parse_question(decode_frame(received, max_bytes=max_bytes))
             run_id = await start_question(container, user, question, collection)
             await _stream_answer(websocket, container, run_id)
+        except BadFrame as bad:
+            await websocket.send_json({"type": "error", "payload": bad.message})
         except RaglineError as exc:
             await websocket.send_json({"type": "error", "payload": exc.message})
-        except (WebSocketDisconnect, RuntimeError):
+        except WebSocketDisconnect:
             return
-        except Exception:
-            log.exception("answering a /ws question failed")
+        except Exception as exc:
+            if _closed(websocket):
+                return
+            log.exception("answering a /ws question failed", exc_info=exc)
             await websocket.send_json({"type": "error", "payload": "an unexpected error occurred"})
+
+
+def _closed(websocket: WebSocket) -> bool:
+    return WebSocketState.DISCONNECTED in (websocket.client_state, websocket.application_state)
 
 
 async def _stream_answer(websocket: WebSocket, container: Container, run_id: str) -> None:
@@ -167,11 +178,7 @@ def _answer(
     )
 
 
-def _parse_question(raw: str) -> tuple[str, str | None]:
-    try:
-        message = json.loads(raw)
-    except ValueError:
-        raise InvalidInput("messages must be JSON objects", code="bad_message") from None
+def _parse_question(message: Any) -> tuple[str, str | None]:
     if not isinstance(message, dict) or message.get("type") != "question":
         raise InvalidInput(
             'expected {"type": "question", "payload": "<text>"}', code="bad_message"

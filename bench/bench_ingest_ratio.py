@@ -1,0 +1,99 @@
+"""`ragline ingest` of a folder against encoding the same chunk texts with the bare model, in
+one run (issue 16): the end-to-end ratio, and where the rest goes.
+
+1. `ragline ingest DIR` as its own process on a fresh SQLite data dir (what a user runs).
+2. The same process start without work: `ragline --help` (imports), and the model's load.
+3. The chunk texts it stored, encoded with the same SentenceTransformer in one call, and the
+   texts it actually embedded (title and headings prefixed), likewise.
+
+    python bench/bench_ingest_ratio.py [--corpus eval/corpus/sqlite] [--files N]
+
+The machine may be shared: the load average is printed beside the figures; compare ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from ragline.adapters.embed.local import LocalEmbedder  # noqa: E402
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def timed_process(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def stored_texts(db_path: Path) -> tuple[list[str], list[str]]:
+    """The chunk texts, and the texts the model saw (title > headings, then the passage)."""
+    with sqlite3.connect(db_path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+        heading = "heading" if "heading" in columns else "NULL"
+        rows = conn.execute(
+            f"SELECT c.text, d.title, {heading} FROM chunks c JOIN documents d "
+            "ON d.id = c.document_id ORDER BY c.rowid"
+        ).fetchall()
+    plain = [r[0] for r in rows]
+    embedded = [" > ".join(p for p in (r[1], r[2]) if p) + "\n" + r[0] if (r[1] or r[2])
+                else r[0] for r in rows]
+    return plain, embedded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--corpus", default=str(ROOT / "eval/corpus/sqlite"))
+    parser.add_argument("--files", type=int, default=0, help="only the first N files (0: all)")
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLINE_")}
+    env.update(PYTHONPATH=str(ROOT / "src"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    cli = [sys.executable, "-m", "ragline"]
+    with tempfile.TemporaryDirectory() as tmp:
+        env["RAGLINE_DATA_DIR"] = tmp
+        if args.files:
+            subset = Path(tmp) / "corpus"
+            subset.mkdir()
+            for file in sorted(p for p in Path(args.corpus).iterdir() if p.is_file())[:args.files]:
+                shutil.copy(file, subset / file.name)
+            args.corpus = str(subset)
+        print(f"load average before: {load()}")
+        ingest_s = timed_process([*cli, "ingest", args.corpus, "--collection", "bench"], env)
+        print(f"ragline ingest (process, end to end): {ingest_s:.1f} s   load {load()}")
+        start_s = timed_process([*cli, "--help"], env)
+        print(f"  of which process start + CLI imports: ~{start_s:.1f} s")
+        plain, embedded = stored_texts(Path(tmp) / "ragline.db")
+    embedder = LocalEmbedder()
+    start = time.perf_counter()
+    embedder.model()
+    load_s = time.perf_counter() - start
+    print(f"  of which model load: ~{load_s:.1f} s   ({len(plain)} chunks)")
+    start = time.perf_counter()
+    embedder.encode(plain)
+    raw_s = time.perf_counter() - start
+    start = time.perf_counter()
+    embedder.encode(embedded)
+    raw_embedded_s = time.perf_counter() - start
+    print(f"raw encode of the chunk texts: {raw_s:.1f} s   load {load()}")
+    print(f"raw encode of the texts ingestion embeds (title/headings prefixed): "
+          f"{raw_embedded_s:.1f} s")
+    print(f"ratio raw/ingest: {raw_s / ingest_s:.2f}   "
+          f"(raw + model load + process start)/ingest: "
+          f"{(raw_s + load_s + start_s) / ingest_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
