@@ -18,6 +18,7 @@ from ragline.adapters.events.pg_notify import PgNotifier
 from ragline.adapters.events.redis_notify import RedisNotifier
 from ragline.adapters.queue import JobQueue, build_broker
 from ragline.config import Settings
+from ragline.services.claims import ClaimChecker
 from ragline.services.event_log import EventWriter
 from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
 from ragline.services.run_manager import RunManager
@@ -164,6 +165,12 @@ async def ensure_local_user(db: Database) -> str:
     raise RuntimeError("could not create the local user")
 
 
+def claim_checker(settings: Settings, documents: Any) -> ClaimChecker | None:
+    """Answers are checked with the documents' own embedder (none: no claims)."""
+    embedder = getattr(documents, "embedder", None)
+    return ClaimChecker(embedder) if settings.claims_enabled and embedder is not None else None
+
+
 def build_container(
     settings: Settings,
     *,
@@ -204,7 +211,8 @@ def build_container(
         schemas=SchemaRegistry(db),
     )
     store = RunStore(db, writer, bus)
-    runs = RunManager(RunContext(db, store, models, pipeline, settings))
+    runs = RunManager(RunContext(db, store, models, pipeline, settings,
+                                 claims=claim_checker(settings, documents)))
     if notifier is not None:
         runs.notifier = notifier
         notifier.on_cancel = runs.cancel

@@ -38,6 +38,7 @@ class Answer:
     content: str = ""
     message_id: str | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)  # `final.claims`, when checked
     usage: dict[str, int] = field(default_factory=dict)
     model: str | None = None
     error: dict[str, Any] | None = None
@@ -52,6 +53,7 @@ class Answer:
             self.content = str(data.get("content", self.content))
             self.message_id = data.get("message_id")
             self.sources = list(data.get("sources") or self.sources)
+            self.claims = list(data.get("claims") or [])
             self.usage = dict(data.get("usage") or self.usage)
             self.model = data.get("model")
         elif event.type == "error":

@@ -60,6 +60,7 @@ class Outcome:
     completion_tokens: int = 0
     cached_tokens: int = 0
     data: Any = None
+    claims: list[dict[str, Any]] | None = None  # `final.claims` (None: not checked, left out)
 
 
 class RunStore:
@@ -309,6 +310,8 @@ class RunStore:
             }
             if outcome.data is not None:
                 final["data"] = outcome.data
+            if outcome.claims is not None:
+                final["claims"] = outcome.claims
             events.append(("final", final))
         if outcome.error is not None:
             events.append(("error", outcome.error))

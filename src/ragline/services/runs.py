@@ -27,6 +27,7 @@ from ragline.domain.llm import (
     Usage,
 )
 from ragline.domain.runs import DONE, FAILED, RUNNING
+from ragline.services.claims import ClaimChecker, claims_for
 from ragline.services.run_store import Outcome, RunStore, cancelled_outcome
 from ragline.telemetry.hooks import describe_run, observe_run, run_finished, stage
 
@@ -81,6 +82,7 @@ class RunContext:
     models: Models
     pipeline: Pipeline
     settings: Settings
+    claims: ClaimChecker | None = None  # checks answers against their sources (`final.claims`)
 
 
 async def load_run_input(session: AsyncSession, run_id: str) -> RunInput:
@@ -192,6 +194,9 @@ async def execute_run(
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
         data = prepared.finish(progress.text) if prepared.finish is not None else None
+        claims = None
+        if prepared.finish is None:
+            claims = await claims_for(ctx.claims, progress.text, prepared.sources)
     except asyncio.CancelledError:
         outcome = cancelled_outcome(user_cancelled(run_id), **progress.fields())
         await asyncio.shield(_finish(store, run_id, outcome, progress.usage))
@@ -207,7 +212,8 @@ async def execute_run(
         await _finish(store, run_id, Outcome(FAILED, error=error, **progress.fields()),
                       progress.usage)
         return
-    await _finish(store, run_id, Outcome(DONE, data=data, **progress.fields()), progress.usage)
+    await _finish(store, run_id, Outcome(DONE, data=data, claims=claims, **progress.fields()),
+                  progress.usage)
 
 
 @stage("persist")

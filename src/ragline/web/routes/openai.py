@@ -7,8 +7,9 @@ So it is persisted and cancellable like any run, and the reply is read from the 
 A streaming client that disconnects cancels its run (nobody else can rejoin it).
 
 `rag: {"collection", "top_k"}` turns retrieval on; the passages used come back as
-`ragline_sources`: a top-level field of the completion, or of the last streamed chunk (the one
-carrying `finish_reason`).
+`ragline_sources` and the answer's checked sentences as `ragline_claims` (`final.claims`, API.md
+§1): top-level fields of the completion, or of the last streamed chunk (the one carrying
+`finish_reason`).
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ class _Reply:
         }
         if self.request.rag is not None:
             out["ragline_sources"] = answer.sources
+            out["ragline_claims"] = answer.claims
         return out
 
     def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
@@ -195,6 +197,7 @@ async def _stream(reply: _Reply, container: Container) -> AsyncIterator[bytes]:
         last["model"] = answer.model or reply.model
         if reply.request.rag is not None:
             last["ragline_sources"] = answer.sources
+            last["ragline_claims"] = answer.claims
         yield sse(last)
         if reply.include_usage:
             yield sse({**reply.chunk({}), "choices": [], "usage": reply.usage(answer)})

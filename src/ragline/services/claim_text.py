@@ -1,0 +1,116 @@
+"""The text side of claim checking: an answer cut into sentences with their `[n]` markers and
+offsets, and the words and key tokens (numbers, identifiers) that lexical matching compares."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+# `[1]`, `[2, 3]`, `[1; 4]`: passage numbers as the prompt asks the model to cite them.
+MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
+# A sentence ends at . ! or ? (closing quotes/brackets allowed), then any markers, then a space.
+_END = re.compile(
+    r"[.!?][\"')\]*_]*(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])*(?=\s|$)"
+)
+_LEADER = re.compile(r"^(?:[-*+>•]\s+|#{1,6}\s+|\d{1,3}[.)]\s+|\*\*\s*)+")
+_ABBREVIATIONS = frozenset("e.g i.e etc vs cf approx no fig mr dr st".split())
+_WORD = re.compile(r"[a-z0-9]+(?:['_][a-z0-9]+)*")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+_IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b|\b[A-Z][A-Z0-9]{2,}\b")
+STOPWORDS = frozenset(
+    "a an and are as at be been being but by can could do does did for from had has have how i "
+    "if in into is it its itself me my no of on or our so such than that the their them then "
+    "there these they this those to was we were what when where which while who why will with "
+    "would you your also just only very may might must should shall about above after again all "
+    "any each few more most other some same both own here via per used use using one".split()
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int  # offsets into the answer; text = answer[start:end]
+    end: int
+    cited: tuple[int, ...]  # the passage numbers its `[n]` markers name, in order
+
+    def text(self, answer: str) -> str:
+        return answer[self.start:self.end]
+
+
+def cited_numbers(text: str) -> tuple[int, ...]:
+    found: list[int] = []
+    for group in MARKER.findall(text):
+        found.extend(int(n) for n in re.findall(r"\d+", group))
+    return tuple(dict.fromkeys(found))
+
+
+def strip_markers(text: str) -> str:
+    """The sentence as prose: markers, Markdown emphasis and code ticks removed."""
+    text = MARKER.sub("", text)
+    return " ".join(text.replace("**", "").replace("`", "").split())
+
+
+def _ends(line: str) -> list[int]:
+    """Offsets within the line just past each sentence end (markers included)."""
+    ends: list[int] = []
+    for match in _END.finditer(line):
+        if line[match.start()] == ".":
+            words = line[: match.start()].split()
+            previous = words[-1].lower().lstrip("(\"'") if words else ""
+            if previous in _ABBREVIATIONS or (len(previous) == 1 and previous.isalpha()):
+                continue
+        ends.append(match.end())
+    return ends
+
+
+def split_sentences(answer: str) -> list[Sentence]:
+    """Sentences in order; line breaks end one too (lists, headings). List bullets and heading
+    marks are left out of the span; empty or marker-only pieces are dropped."""
+    sentences: list[Sentence] = []
+    offset = 0
+    for line in answer.split("\n"):
+        cuts = [0, *_ends(line), len(line)]
+        for left, right in itertools.pairwise(cuts):
+            piece = line[left:right]
+            stripped = piece.lstrip()
+            lead = len(piece) - len(stripped)
+            leader = _LEADER.match(stripped)
+            if leader:
+                lead += leader.end()
+            start, end = offset + left + lead, offset + left + len(piece.rstrip())
+            if start >= end:
+                continue
+            text = answer[start:end]
+            if not strip_markers(text):
+                if sentences:  # markers on a line of their own belong to the sentence before
+                    last = sentences[-1]
+                    sentences[-1] = Sentence(last.start, end, last.cited + cited_numbers(text))
+                continue
+            sentences.append(Sentence(start, end, cited_numbers(text)))
+        offset += len(line) + 1
+    return sentences
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_terms(text: str) -> set[str]:
+    """Lower-cased, lightly stemmed words without stopwords (`_` joins identifiers' parts)."""
+    words = _WORD.findall(text.lower())
+    return {_stem(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())}
+
+
+def key_tokens(text: str) -> set[str]:
+    """What a passage must contain for the claim to be its: numbers (thousands separators
+    dropped) and identifiers (snake_case names, ALL-CAPS keywords), lower-cased."""
+    numbers = {n.replace(",", "") for n in _NUMBER.findall(text)}
+    return numbers | {m.lower() for m in _IDENTIFIER.findall(text)}
+
+
+def passage_tokens(text: str) -> str:
+    """The passage lower-cased with thousands separators dropped, for `key_tokens` lookups."""
+    return re.sub(r"(?<=\d),(?=\d{3})", "", text).lower()
