@@ -44,7 +44,8 @@ class DocumentService:
         self.db = db
         self.embedder = embedder
         self.index = HybridIndex(db, embedder, candidates=settings.search_candidates,
-                                 rrf_k=settings.rrf_k)
+                                 rrf_k=settings.rrf_k,
+                                 vector_weight=settings.search_vector_weight)
         self.ingest = ingest_context(settings, db, embedder)
         self.uploads = self.ingest.uploads
         self.queue = JobQueue(build_broker(settings), self._run,

@@ -55,12 +55,19 @@ class Hit:
 
 class HybridIndex:
     def __init__(
-        self, db: Database, embedder: Embedder, *, candidates: int = 50, rrf_k: int = 60
+        self,
+        db: Database,
+        embedder: Embedder,
+        *,
+        candidates: int = 50,
+        rrf_k: int = 60,
+        vector_weight: float = 1.0,
     ) -> None:
         self.db = db
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.vector_weight = vector_weight  # the keyword ranking weighs 1 in the fusion
         self.vectors: VectorSearch = MatrixVectors(embedder.dim)
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
@@ -146,7 +153,8 @@ class HybridIndex:
             vector = await self.vectors.nearest(session, scope, embedding, pool)
         if mode == "hybrid":
             ranked = reciprocal_rank_fusion(
-                [[i for i, _ in keyword], [i for i, _ in vector]], k=self.rrf_k
+                [[i for i, _ in keyword], [i for i, _ in vector]], k=self.rrf_k,
+                weights=(1.0, self.vector_weight),
             )
         else:
             ranked = keyword if mode == "bm25" else vector
