@@ -8,9 +8,9 @@ TORCH_VERSION := 2.13.0
 PYTEST_ARGS ?=
 
 .PHONY: pdf-libs setup serve test test-unit test-integration test-e2e bench eval lint ui models \
-	chromium clean nginx prod-local
+	chromium ocr clean nginx prod-local
 
-setup: pdf-libs $(STAMP)/python $(STAMP)/ui models
+setup: pdf-libs $(STAMP)/python $(STAMP)/ui models ocr
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,11 @@ nginx:
 # The production topology here: nginx, two API replicas, a worker, PostgreSQL, Redis.
 prod-local: setup nginx
 	BIN=$(BIN) deploy/prod-local.sh
+# Debian's tesseract OCRs scanned PDF pages (English data from the package; nothing downloaded).
+ocr:
+	@if ! command -v tesseract >/dev/null || [ ! -e /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ]; then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) || echo "tesseract not installed: scanned PDFs will fail to ingest"; \
+	  else echo "tesseract missing and not root: scanned PDFs will fail to ingest"; fi; fi
 
 test: setup chromium
 	cd web && npx vitest run

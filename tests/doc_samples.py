@@ -97,3 +97,34 @@ def make_html(title: str, body: str) -> bytes:
         f"<main>{body}</main><footer>Copyright footer</footer>"
         "<script>var tracking = 1;</script></body></html>"
     ).encode()
+
+
+def make_scanned_pdf(lines: list[str]) -> bytes:
+    """An image-only PDF (no text layer): the lines drawn by Pillow on a 200 dpi page."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=44)
+    for i, line in enumerate(lines):
+        draw.text((150, 200 + 80 * i), line, fill=0, font=font)
+    out = io.BytesIO()
+    page.save(out, format="PDF", resolution=200)
+    return out.getvalue()
+
+
+def make_table_pdf(before: str, rows: list[list[str]], after: str) -> bytes:
+    """A text PDF with a ruled table between two lines (fpdf2)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(0, 10, before, new_x="LMARGIN", new_y="NEXT")
+    with pdf.table() as table:
+        for row in rows:
+            cells = table.row()
+            for value in row:
+                cells.cell(value)
+    pdf.cell(0, 10, after, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

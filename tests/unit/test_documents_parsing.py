@@ -101,7 +101,8 @@ def test_docx_headings_tables_and_core_title() -> None:
     parsed = parse("b.docx", data)
     assert parsed.title == "Benefits"
     assert [s.heading_path for s in parsed.sections] == [("Health",), ("Pension",)]
-    assert parsed.sections[1].text == "Five percent.\n\nPlan | Cost\nBasic | 10"
+    assert parsed.sections[1].text == (
+        "Five percent.\n\n| Plan | Cost |\n| --- | --- |\n| Basic | 10 |")
 
 
 def test_docx_zip_bomb_is_refused_before_inflating() -> None:

@@ -27,10 +27,11 @@ from ragline.adapters.uploads import UploadStore
 from ragline.domain.errors import RaglineError
 from ragline.services.chunking import ChunkDraft, chunk_sections
 from ragline.services.library import FAILED, PENDING, PROCESSING, READY
+from ragline.services.ocr import read_scanned_pages
 from ragline.telemetry import hooks
 
 log = logging.getLogger(__name__)
-ACTIVE = ("parsing", "chunking", "embedding", "indexing")
+ACTIVE = ("parsing", "ocr", "chunking", "embedding", "indexing")
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 Observer = Callable[[str, float], None]
 
@@ -128,7 +129,10 @@ async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = N
             data = await asyncio.to_thread(ctx.uploads.read, document.id)
         except FileNotFoundError as exc:
             raise RuntimeError("the uploaded file is missing from the data directory") from exc
-        parsed = await asyncio.to_thread(parse, document.filename, data, document.content_type)
+        parsed = await asyncio.to_thread(parse, document.filename, data, document.content_type,
+                                         ocr=False)
+        parsed = await read_scanned_pages(
+            data, parsed, lambda done: stage("ocr", 0.05 + 0.15 * done))
         await stage("chunking", 0.2)
         drafts = await asyncio.to_thread(chunk_sections, parsed.sections,
                                          target=ctx.chunk_tokens, overlap=ctx.chunk_overlap)

@@ -88,9 +88,20 @@ def _parsers() -> dict[str, Callable[[bytes], ParsedDocument]]:
             "text": parse_text, "docx": parse_docx}
 
 
-def parse(filename: str | None, data: bytes, content_type: str | None = None) -> ParsedDocument:
-    """Blocking: call it from a worker thread. Raises UnsupportedType or ParseError."""
+def parse(
+    filename: str | None, data: bytes, content_type: str | None = None, *, ocr: bool = True
+) -> ParsedDocument:
+    """Blocking: call it from a worker thread. Raises UnsupportedType or ParseError.
+
+    PDF pages without a text layer are OCRed here, or with `ocr=False` left to the caller
+    (listed in `scanned`; ingestion OCRs them as a stage of its own, with progress)."""
     kind = detect_kind(filename, content_type, data)
     if not data.strip():
         raise ParseError("the file is empty")
-    return _parsers()[kind](data)
+    parsed = _parsers()[kind](data)
+    if parsed.scanned and ocr:
+        from ragline.adapters.parse.ocr import ocr_page
+        from ragline.adapters.parse.pdf import with_ocr_text
+
+        parsed = with_ocr_text(parsed, {page: ocr_page(data, page) for page in parsed.scanned})
+    return parsed

@@ -22,6 +22,7 @@ class ParsedDocument:
     title: str | None
     pages: int
     sections: list[Section] = field(default_factory=list)
+    scanned: tuple[int, ...] = ()  # PDF pages without a text layer (numbered from 1): OCR them
 
     @property
     def text_length(self) -> int:

@@ -18,6 +18,7 @@ from ragline.adapters.parse.base import (
     pages_for_text,
     require_text,
 )
+from ragline.adapters.parse.tables import markdown_table
 
 MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
 MAX_RATIO = 100  # uncompressed/compressed, for archives big enough to matter
@@ -59,16 +60,14 @@ def _heading_level(paragraph: Paragraph) -> int | None:
 
 
 def _table_text(table: Table) -> str:
-    rows = []
+    """The table as Markdown (a merged cell repeats its text in each column it spans)."""
+    rows: list[list[str]] = []
     for row in table.rows:
-        cells: list[str] = []
-        for cell in row.cells:
-            text = " ".join(cell.text.split())
-            if text and (not cells or cells[-1] != text):  # merged cells repeat their text
-                cells.append(text)
-        if cells:
-            rows.append(" | ".join(cells))
-    return "\n".join(rows)
+        try:
+            rows.append([cell.text for cell in row.cells])
+        except (IndexError, ValueError):  # malformed grids: keep what reads
+            continue
+    return markdown_table(rows)
 
 
 def parse_docx(data: bytes) -> ParsedDocument:

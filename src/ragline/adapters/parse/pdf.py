@@ -18,6 +18,7 @@ from ragline.adapters.parse.base import (
     first_line,
     require_text,
 )
+from ragline.adapters.parse.pdf_tables import pages_with_tables
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +74,25 @@ def _outline_headings(reader: PdfReader) -> dict[int, tuple[str, ...]]:
 
 
 def parse_pdf(data: bytes) -> ParsedDocument:
+    """Text pages become sections (tables as Markdown); pages without a text layer are listed
+    in `scanned` for OCR (see `ocr.py`), and the caller checks there is text in the end."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reader = _open(data)
         headings = _outline_headings(reader)
         sections: list[Section] = []
+        scanned: list[int] = []
+        tables = pages_with_tables(data)
         for index, page in enumerate(reader.pages):
             try:
-                text = clean_text(page.extract_text() or "")
+                text = tables.get(index + 1) or clean_text(page.extract_text() or "")
             except Exception as exc:  # one bad page must not lose the rest
                 log.warning("skipping unreadable PDF page %d: %s", index + 1, exc)
                 continue
             if text:
                 sections.append(Section(text, index + 1, headings.get(index, ())))
+            else:
+                scanned.append(index + 1)
         meta_title = None
         try:
             meta_title = reader.metadata.title if reader.metadata else None
@@ -94,7 +101,17 @@ def parse_pdf(data: bytes) -> ParsedDocument:
     title = (str(meta_title).strip() if meta_title else "") or (
         first_line(sections[0].text) if sections else None
     )
-    parsed = ParsedDocument(title=title or None, pages=len(reader.pages), sections=sections)
-    if not parsed.sections:
-        raise ParseError("the PDF has no extractable text (scanned images need OCR first)")
-    return require_text(parsed, "PDF")
+    return ParsedDocument(title=title or None, pages=len(reader.pages), sections=sections,
+                          scanned=tuple(scanned))
+
+
+def with_ocr_text(parsed: ParsedDocument, texts: dict[int, str]) -> ParsedDocument:
+    """The document with the OCRed pages' text in page order; no text at all is an error."""
+    sections = list(parsed.sections)
+    sections += [Section(text, page, ()) for page, text in texts.items() if text]
+    sections.sort(key=lambda s: s.page or 0)
+    title = parsed.title or (first_line(sections[0].text) if sections else None)
+    merged = ParsedDocument(title=title, pages=parsed.pages, sections=sections)
+    if not merged.sections:
+        raise ParseError("the PDF has no extractable text, not even by OCR")
+    return require_text(merged, "PDF")
