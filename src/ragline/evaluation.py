@@ -75,6 +75,7 @@ class EvalQuestion:
     expect: tuple[str, ...] = ()
     expect_mode: ExpectMode = "any"
     follow_of: str | None = None
+    paraphrase: bool = False  # worded unlike its document (reported apart)
 
     @property
     def answerable(self) -> bool:
@@ -116,7 +117,7 @@ def _parse_question(item: dict[str, Any], seen: set[str]) -> EvalQuestion:
     if kind != "unanswerable" and (not relevant or not expect):
         raise ValueError(f"answerable question {qid!r} needs `relevant` and `expect`")
     return EvalQuestion(qid, text, kind, relevant, expect, mode,
-                        str(follow_of) if follow_of else None)
+                        str(follow_of) if follow_of else None, bool(item.get("paraphrase")))
 
 
 def conversations(questions: Sequence[EvalQuestion]) -> list[list[EvalQuestion]]:
@@ -272,6 +273,8 @@ class Turn:
     declined: bool = False
     cited: list[int] = field(default_factory=list)
     valid_citations: bool = False  # at least one, and all point at a passage that was given
+    claims: list[dict[str, Any]] | None = None  # final.claims (None: the server sent none)
+    claims_accounted: bool | None = None  # every claim supported with a valid source, or flagged
 
 
 def score_turn(turn: Turn, q: EvalQuestion) -> None:
@@ -280,6 +283,12 @@ def score_turn(turn: Turn, q: EvalQuestion) -> None:
     turn.cited = citations(turn.answer)
     turn.valid_citations = bool(turn.cited) and all(1 <= n <= len(turn.sources)
                                                     for n in turn.cited)
+    if turn.claims is not None:
+        turn.claims_accounted = all(
+            (c.get("supported") is True and bool(c.get("sources"))
+             and all(1 <= n <= len(turn.sources) for n in c["sources"]))
+            or (c.get("supported") is False and not c.get("sources"))
+            for c in turn.claims)
     if q.answerable:
         turn.answer_source_hit = hit(retrieved, q.relevant)
         turn.facts_ok = turn.status == "done" and contains_expected(
@@ -293,6 +302,7 @@ def _share(flags: Sequence[bool]) -> float | None:
 def summarize(turns: Sequence[Turn], questions: dict[str, EvalQuestion]) -> dict[str, Any]:
     """The headline figures: each a share (0..1) or seconds, with how many turns it counts."""
     firsts = [t for t in turns if t.search_recall is not None and t.type != "followup"]
+    paraphrased = [t for t in firsts if questions[t.id].paraphrase]
     followups = [t for t in turns if t.type == "followup"]
     answerable = [t for t in turns if t.type != "unanswerable"]
     singles = [t for t in turns if t.type == "single"]
@@ -312,6 +322,9 @@ def summarize(turns: Sequence[Turn], questions: dict[str, EvalQuestion]) -> dict
         "retrieval_recall_at_5": {
             "value": _mean([t.search_recall for t in firsts if t.search_recall is not None]),
             "n": len(firsts)},
+        "retrieval_recall_at_5_paraphrased": {
+            "value": _mean([t.search_recall for t in paraphrased if t.search_recall is not None]),
+            "n": len(paraphrased)},
         "retrieval_hit_at_5": {
             "value": _share([bool(t.search_hit) for t in firsts]), "n": len(firsts)},
         "answer_fact_accuracy": {
@@ -322,6 +335,14 @@ def summarize(turns: Sequence[Turn], questions: dict[str, EvalQuestion]) -> dict
             "value": _share([bool(t.facts_ok) for t in followups]), "n": len(followups)},
         "answerable_with_valid_citations": {
             "value": _share([t.valid_citations for t in answerable]), "n": len(answerable)},
+        "answerable_claims_accounted": {
+            "value": _share([bool(t.claims_accounted) for t in answerable
+                             if t.claims_accounted is not None]),
+            "n": sum(t.claims_accounted is not None for t in answerable)},
+        "answerable_claims_supported": {
+            "value": _share([bool(c.get("supported")) for t in answerable
+                             for c in t.claims or []]),
+            "n": sum(len(t.claims or []) for t in answerable)},
         "answerable_wrongly_declined": {
             "value": _share([t.declined for t in answerable]), "n": len(answerable)},
         "answerable_sources_hit": {
@@ -446,6 +467,8 @@ class ApiClient:
                         turn.answer = str(data.get("content", ""))
                         turn.sources = [str(s.get("source", "")) for s in
                                         data.get("sources") or []]
+                        if "claims" in data:
+                            turn.claims = list(data.get("claims") or [])
                         usage = data.get("usage") or {}
                         turn.prompt_tokens = usage.get("prompt_tokens")
                         turn.completion_tokens = usage.get("completion_tokens")
@@ -667,11 +690,14 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table.add_column("n", justify="right")
     rows = [
         ("retrieval Recall@5 (search, singles + follow-up firsts)", "retrieval_recall_at_5"),
+        ("  paraphrased questions only", "retrieval_recall_at_5_paraphrased"),
         ("retrieval Hit@5 (any relevant document in top 5)", "retrieval_hit_at_5"),
         ("answer fact accuracy (answerable)", "answer_fact_accuracy"),
         ("  singles", "answer_fact_accuracy_single"),
         ("  follow-ups", "answer_fact_accuracy_followup"),
         ("answers with valid \\[n] citations (answerable)", "answerable_with_valid_citations"),
+        ("answers with claims all supported+sourced or flagged", "answerable_claims_accounted"),
+        ("  claims supported (share of all claims)", "answerable_claims_supported"),
         ("answerable answers wrongly declined", "answerable_wrongly_declined"),
         ("answer sources include a relevant document", "answerable_sources_hit"),
         ("unanswerable correctly declined", "unanswerable_declined"),

@@ -31,7 +31,8 @@ from ragline.services.claim_text import (
 )
 
 log = logging.getLogger(__name__)
-PASSAGE_CACHE = 2048  # passage-sentence vectors kept, by text
+PASSAGE_CACHE = 2048
+ENCODE_BATCH = 4  # passage-sentence vectors kept, by text
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,11 @@ class ClaimChecker:
         """Claims always; passage sentences only when not cached (passages recur in a thread)."""
         known = {u: self._vectors[u] for u in units if u in self._vectors}
         missing = list(dict.fromkeys(u for u in units if u not in known))
-        fresh = await self.embedder.embed([*claims, *missing])
+        texts = [*claims, *missing]
+        # Small batches: the local embedder runs up to 4 texts on one thread, without queueing
+        # behind an ingestion job's bulk encode (the answer is done; `final` should not wait).
+        fresh = np.concatenate([await self.embedder.embed(texts[i:i + ENCODE_BATCH])
+                                for i in range(0, len(texts), ENCODE_BATCH)])
         for text, vector in zip(missing, fresh[len(claims):], strict=True):
             known[text] = self._vectors[text] = vector
         for text in units:

@@ -73,13 +73,14 @@ async def start_question(
 async def stream_question(
     body: QuestionIn, container: ContainerDep, user: CurrentUser
 ) -> EventSourceResponse:
-    """`data: {"chunk"}` frames, then `event: end` with `{"sources", "claims"}`; a failed run
-    sends `event: error` with `{"code","message"}` before the end frame."""
+    """`data: {"chunk"}` frames, then `event: end` with `{"sources"}` (and `"claims"` when the
+    answer had sources to check); a failed run sends `event: error` with `{"code","message"}`
+    before the end frame."""
     run_id = await start_question(container, user, body.question, body.collection)
 
     async def frames() -> AsyncIterator[bytes]:
         sources: list[Any] = []
-        claims: list[Any] = []
+        claims: list[Any] | None = None
         async with _answer(container, run_id) as batches:
             async for batch in batches:
                 out = []
@@ -88,12 +89,12 @@ async def stream_question(
                         out.append(frame({"chunk": event.data["delta"]}))
                     elif event.type in ("sources", "final"):
                         sources = event.data.get("sources") or sources
-                        claims = event.data.get("claims") or claims
+                        claims = event.data.get("claims", claims)
                     elif event.type == "error":
                         out.append(frame(event.data, event="error"))
                 if out:
                     yield b"".join(out)
-        yield frame({"sources": sources, "claims": claims}, event="end")
+        yield frame(_with_claims({"sources": sources}, claims), event="end")
 
     return event_stream(frames(), container.settings.sse_ping_seconds)
 
@@ -155,7 +156,7 @@ async def _stream_answer(websocket: WebSocket, container: Container, run_id: str
     """Chunks, then `response_end` with the sources and claims; a failed run ends with `error`
     instead."""
     sources: list[Any] = []
-    claims: list[Any] = []
+    claims: list[Any] | None = None
     error: str | None = None
     async with _answer(container, run_id) as batches:
         async for batch in batches:
@@ -165,13 +166,19 @@ async def _stream_answer(websocket: WebSocket, container: Container, run_id: str
                     await websocket.send_json(chunk)
                 elif event.type in ("sources", "final"):
                     sources = event.data.get("sources") or sources
-                    claims = event.data.get("claims") or claims
+                    claims = event.data.get("claims", claims)
                 elif event.type == "error":
                     error = str(event.data.get("message") or "the answer failed")
     if error is not None:
         await websocket.send_json({"type": "error", "payload": error})
     else:
-        await websocket.send_json({"type": "response_end", "sources": sources, "claims": claims})
+        await websocket.send_json(
+            _with_claims({"type": "response_end", "sources": sources}, claims))
+
+
+def _with_claims(body: dict[str, Any], claims: list[Any] | None) -> dict[str, Any]:
+    """`final.claims` next to the sources, when the run had some (API.md §3)."""
+    return body if claims is None else {**body, "claims": claims}
 
 
 def _answer(
