@@ -168,7 +168,9 @@ async def ensure_local_user(db: Database) -> str:
 def claim_checker(settings: Settings, documents: Any) -> ClaimChecker | None:
     """Answers are checked with the documents' own embedder (none: no claims)."""
     embedder = getattr(documents, "embedder", None)
-    return ClaimChecker(embedder) if settings.claims_enabled and embedder is not None else None
+    if not settings.claims_enabled or embedder is None:
+        return None
+    return ClaimChecker(embedder, index_vectors=getattr(documents, "passage_vectors", None))
 
 
 def build_container(

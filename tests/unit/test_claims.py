@@ -94,3 +94,14 @@ async def test_passage_vectors_are_cached_between_answers() -> None:
 async def test_no_passages_means_no_claims(sources: list[dict] | None) -> None:
     assert await claims_for(ClaimChecker(WordsEmbedder()), "Some text.", sources) is None
     assert await claims_for(None, "Some text.", PASSAGES) is None
+
+
+async def test_index_vectors_spare_encoding_the_passages() -> None:
+    embedder = WordsEmbedder()
+    stored = await embedder.embed([passage_text(p) for p in PASSAGES])
+    sources = [{**p, "chunk_id": str(i)} for i, p in enumerate(PASSAGES)]
+    checker = ClaimChecker(embedder, index_vectors=lambda ids: {
+        i: stored[int(i)] for i in ids})
+    claims = await checker.check("Employees receive twenty-five days of paid vacation.", sources)
+    assert embedder.calls[-1] == ["Employees receive twenty-five days of paid vacation."]
+    assert claims[0]["supported"] and claims[0]["sources"] == [1]

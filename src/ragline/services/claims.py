@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +31,9 @@ from ragline.services.claim_text import (
 )
 
 log = logging.getLogger(__name__)
-PASSAGE_CACHE = 2048
-ENCODE_BATCH = 4  # passage-sentence vectors kept, by text
+PASSAGE_CACHE = 2048  # passage vectors kept, by text
+ENCODE_BATCH = 4
+IndexVectors = Callable[[list[str]], dict[str, np.ndarray]]  # chunk id -> its index vector
 
 
 @dataclass(frozen=True)
@@ -173,25 +174,37 @@ class ClaimChecker:
         thresholds: Thresholds | None = None,
         *,
         passage_sentences: bool = False,
+        index_vectors: IndexVectors | None = None,
     ) -> None:
         self.embedder = embedder
         self.thresholds = thresholds or Thresholds()
         self.passage_sentences = passage_sentences  # True: a vector per passage sentence
+        # The index's own chunk vectors, when given: they embed the same text (passage under
+        # its title and heading), so an answer costs the encoding of its sentences only.
+        self.index_vectors = index_vectors
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     async def check(self, answer: str, sources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """`final.claims` for an answer given these passages (numbered from 1)."""
-        claims = await self.claims(answer, [passage_text(s) for s in sources])
+        passages = [passage_text(s) for s in sources]
+        known: dict[str, np.ndarray] = {}
+        if self.index_vectors is not None and not self.passage_sentences:
+            ids = [str(s.get("chunk_id")) for s in sources]
+            vectors = self.index_vectors(ids)
+            known = {p: vectors[i] for p, i in zip(passages, ids, strict=True) if i in vectors}
+        claims = await self.claims(answer, passages, known)
         return [c.as_dict() for c in claims]
 
-    async def claims(self, answer: str, passages: Sequence[str]) -> list[Claim]:
-        sentences, found = await self.evidence(answer, passages)
+    async def claims(
+        self, answer: str, passages: Sequence[str], known: dict[str, np.ndarray] | None = None
+    ) -> list[Claim]:
+        sentences, found = await self.evidence(answer, passages, known)
         if not sentences:
             return []
         return align(answer, sentences, found.scores(self.thresholds), self.thresholds)
 
     async def evidence(
-        self, answer: str, passages: Sequence[str]
+        self, answer: str, passages: Sequence[str], known: dict[str, np.ndarray] | None = None
     ) -> tuple[list[Sentence], Evidence]:
         """The answer's claims and their evidence against each passage (before thresholds)."""
         sentences, texts = self._sentences(answer)
@@ -201,7 +214,7 @@ class ClaimChecker:
         parsed = await asyncio.to_thread(
             lambda: [parse_passage(p, sentences=self.passage_sentences) for p in passages])
         units = [u for p in parsed for u in p.units]
-        vectors = await self._encode(texts, units)
+        vectors = await self._encode(texts, units, known or {})
         claim_vectors, unit_table = vectors[: len(texts)], vectors[len(texts):]
         per_passage, at = [], 0
         for passage in parsed:
@@ -220,9 +233,15 @@ class ClaimChecker:
                 texts.append(prose)
         return kept, texts
 
-    async def _encode(self, claims: list[str], units: list[str]) -> np.ndarray:
-        """Claims always; passage sentences only when not cached (passages recur in a thread)."""
-        known = {u: self._vectors[u] for u in units if u in self._vectors}
+    async def _encode(
+        self, claims: list[str], units: list[str], given: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """Claims always; passage units only when neither given nor cached."""
+        known: dict[str, np.ndarray] = {}
+        for unit in units:
+            vector = given.get(unit, self._vectors.get(unit))
+            if vector is not None:
+                known[unit] = vector
         missing = list(dict.fromkeys(u for u in units if u not in known))
         texts = [*claims, *missing]
         # Small batches: the local embedder runs up to 4 texts on one thread, without queueing
@@ -232,7 +251,8 @@ class ClaimChecker:
         for text, vector in zip(missing, fresh[len(claims):], strict=True):
             known[text] = self._vectors[text] = vector
         for text in units:
-            self._vectors.move_to_end(text)
+            if text in self._vectors:
+                self._vectors.move_to_end(text)
         while len(self._vectors) > PASSAGE_CACHE:
             self._vectors.popitem(last=False)
         if not units:

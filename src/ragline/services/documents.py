@@ -142,6 +142,12 @@ class DocumentService:
             for h in hits
         ]
 
+    def passage_vectors(self, chunk_ids: list[str]) -> dict[str, Any]:
+        """The index's vectors of these chunks (their text under title and heading), where
+        loaded: the claim check reuses them instead of encoding the passages again."""
+        numeric = [int(c) for c in chunk_ids if str(c).isdigit()]
+        return {str(k): v for k, v in self.index.vectors.cached_vectors(numeric).items()}
+
     async def collection_version(self, owner_id: str, collection: str) -> int | None:
         async with self.db.session() as session:
             if collection == coll.DEFAULT_COLLECTION:

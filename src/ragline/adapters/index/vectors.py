@@ -112,6 +112,15 @@ class VectorCache:
                 self._matrices[collection_id] = current
         return current
 
+    def cached_vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """float32 vectors of the given chunks that some loaded matrix holds (others: absent)."""
+        found: dict[int, np.ndarray] = {}
+        for matrix in list(self._matrices.values()):
+            for chunk_id, row in zip(chunk_ids, matrix.rows_for(chunk_ids), strict=True):
+                if row >= 0:
+                    found[chunk_id] = matrix.vectors[row].astype(np.float32)
+        return found
+
     async def _refresh(
         self, session: AsyncSession, collection_id: str, version: int, old: Matrix | None
     ) -> Matrix:
