@@ -105,3 +105,9 @@ async def test_index_vectors_spare_encoding_the_passages() -> None:
     claims = await checker.check("Employees receive twenty-five days of paid vacation.", sources)
     assert embedder.calls[-1] == ["Employees receive twenty-five days of paid vacation."]
     assert claims[0]["supported"] and claims[0]["sources"] == [1]
+
+
+async def test_fragments_without_two_content_words_are_not_claims() -> None:
+    claims = await ClaimChecker(WordsEmbedder()).check(
+        "Sure! For example, [2]\nThe office opens at 8 in the morning.", PASSAGES)
+    assert [c["text"] for c in claims] == ["The office opens at 8 in the morning."]

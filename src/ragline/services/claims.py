@@ -57,8 +57,9 @@ class Thresholds:
 
     similarity_weight: float = 0.5
     supported: float = 0.52  # at or above: the passage supports the claim
-    # A claim needs at least this many content words to be checked at all ("Sure!" is none).
-    min_terms: int = 1
+    # A claim needs at least this many content words to be checked at all: "Sure!" has none,
+    # "For example, [2]" (a real answer's fragment) one.
+    min_terms: int = 2
 
 
 @dataclass(frozen=True)
