@@ -76,6 +76,9 @@ def test_a_restated_passage_is_supported_with_a_corrected_source(client: TestCli
     assert stated["supported"] and invented["supported"] is False
     assert final["sources"][stated["sources"][0] - 1]["source"] == "handbook.md"
     assert stated["text"] == f"{FACT} [7]." and "[7]" in final["content"]  # content as streamed
+    documents = client.app.state.container.documents  # type: ignore[attr-defined]
+    chunk_ids = [s["chunk_id"] for s in final["sources"]]
+    assert set(documents.passage_vectors(chunk_ids)) == set(chunk_ids)  # reused, not re-encoded
 
 
 def test_plain_chat_has_no_claims(client: TestClient) -> None:

@@ -143,10 +143,14 @@ class DocumentService:
         ]
 
     def passage_vectors(self, chunk_ids: list[str]) -> dict[str, Any]:
-        """The index's vectors of these chunks (their text under title and heading), where
-        loaded: the claim check reuses them instead of encoding the passages again."""
+        """The index's vectors of these chunks (their text under title and heading) where the
+        in-process matrix holds them: the claim check reuses them instead of encoding the
+        passages again (pgvector keeps none in memory: the check encodes them then)."""
+        cache = getattr(self.index.vectors, "cache", None)
+        if cache is None:
+            return {}
         numeric = [int(c) for c in chunk_ids if str(c).isdigit()]
-        return {str(k): v for k, v in self.index.vectors.cached_vectors(numeric).items()}
+        return {str(k): v for k, v in cache.cached_vectors(numeric).items()}
 
     async def collection_version(self, owner_id: str, collection: str) -> int | None:
         async with self.db.session() as session:
