@@ -113,6 +113,8 @@ def test_unhandled_error_is_a_json_500_and_not_re_raised(tmp_path: Path) -> None
     async def boom() -> None:
         raise RuntimeError("boom")
 
+    app.router.routes.insert(0, app.router.routes.pop())  # before the UI's catch-all route
+
     with TestClient(app) as test_client:  # raises if the app lets the exception out
         response = test_client.get("/boom")
         assert response.status_code == 500

@@ -39,6 +39,8 @@ function Citation({ n }: { n: number }) {
   )
 }
 
+// A claim may span several text nodes, so the note for screen readers is the message's summary
+// line ("2 sentences are not supported…"), not a note repeated inside every fragment.
 function UnsupportedClaim({ children }: { children: ReactNode }) {
   const { hideUnsupported } = useContext(CitationContext)
   if (hideUnsupported) return null
@@ -49,7 +51,6 @@ function UnsupportedClaim({ children }: { children: ReactNode }) {
       className="decoration-amber-600 underline decoration-dotted decoration-2 underline-offset-4"
     >
       {children}
-      <span className="sr-only"> (not supported by the sources)</span>
     </span>
   )
 }
