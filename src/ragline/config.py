@@ -56,13 +56,14 @@ class Settings(BaseSettings):
 
     # Local engine
     # Engine threads for decoding and for prompt reading (unset: one per core). Measured on an
-    # idle 2-core machine: 2 threads decode 1.7x and read prompts 1.6-1.8x faster than 1
-    # (bench/bench_answer_speed.py; the old "1 beats 2" figure was taken under heavy load).
+    # idle 2-core machine (bench/bench_answer_speed.py --sweep): 2 threads read prompts at 43-49
+    # tokens/s against 21 for 1 thread, and decode at 14-16 against 8; the old "1 beats 2"
+    # figure was taken under heavy load.
     llama_threads: int | None = Field(default=None, ge=1)
     llama_batch_threads: int | None = Field(default=None, ge=1)
-    # Prompt tokens per engine step. Larger steps read prompts faster, but other slots' decoding
-    # and a cancel wait for the whole step; see bench/bench_answer_speed.py for the sweep.
-    llama_n_batch: int = Field(default=256, ge=16)
+    # Prompt tokens per engine step. Other slots' decoding and a cancel wait for the whole step;
+    # idle, 128 reads prompts as fast as 256 or 512 (49 tokens/s) and 64 is 12% slower.
+    llama_n_batch: int = Field(default=128, ge=16)
     llama_parallel: int = 2
     llama_ctx_per_slot: int = 4096
     llama_queue_limit: int = 64
