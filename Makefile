@@ -63,6 +63,7 @@ ocr:
 	  else echo "tesseract missing and not root: scanned PDFs will fail to ingest"; fi; fi
 
 test: setup chromium
+	-@$(MAKE) -s nginx  # the prod-local test needs it; without it (not root) that test skips
 	cd web && npx vitest run
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
