@@ -36,11 +36,32 @@ def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str
 
 
 @dataclass
-class ServerProcess:
+class _ChildProcess:
+    """A ragline command in a child process, stopped politely or killed."""
+
     env: dict[str, str]
     log_path: Path
-    port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies without any chance to clean up."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass
+class ServerProcess(_ChildProcess):
+    port: int = field(default_factory=free_port)
 
     @property
     def base_url(self) -> str:
@@ -68,21 +89,6 @@ class ServerProcess:
             time.sleep(0.1)
         raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
 
-    def kill(self) -> None:
-        """SIGKILL: the process dies without any chance to clean up."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""
         assert self.proc is not None
@@ -99,12 +105,8 @@ class ServerProcess:
 
 
 @dataclass
-class WorkerProcess:
+class WorkerProcess(_ChildProcess):
     """A real `ragline worker` process (runs and ingestion jobs off the Redis queues)."""
-
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
@@ -112,17 +114,3 @@ class WorkerProcess:
                 [sys.executable, "-m", "ragline", "worker"],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
