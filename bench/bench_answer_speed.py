@@ -34,9 +34,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # tests.support: the process harness the tests use
 
 from ragline.config import Settings  # noqa: E402
-from ragline.testing import ServerProcess, server_env  # noqa: E402
+from tests.support.processes import ServerProcess, server_env  # noqa: E402
 
 MODEL = "qwen2.5-coder-1.5b-instruct"
 DOCS = ["wal.html", "zipfile.html", "lang_vacuum.html"]

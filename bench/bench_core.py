@@ -20,7 +20,10 @@ from pathlib import Path
 
 import httpx
 
-from ragline.testing import ServerProcess, server_env
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support: the process harness the tests use
+
+from tests.support.processes import ServerProcess, server_env  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import tempfile
 import time
 import uuid
@@ -21,7 +22,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from ragline.testing import ServerProcess, WorkerProcess, server_env
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support: the process harness the tests use
+
+from tests.support.processes import ServerProcess, WorkerProcess, server_env  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"

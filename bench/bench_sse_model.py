@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,12 +20,15 @@ from typing import Any
 
 import httpx
 
-from ragline.adapters.llm.llama_request import build_request
-from ragline.adapters.llm.llamacpp import LlamaCppProvider
-from ragline.adapters.llm.local_models import ensure_model_file
-from ragline.config import Settings
-from ragline.domain.llm import ChatMessage, GenerationParams, ModelSpec
-from ragline.testing import ServerProcess, server_env
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support: the process harness the tests use
+
+from ragline.adapters.llm.llama_request import build_request  # noqa: E402
+from ragline.adapters.llm.llamacpp import LlamaCppProvider  # noqa: E402
+from ragline.adapters.llm.local_models import ensure_model_file  # noqa: E402
+from ragline.config import Settings  # noqa: E402
+from ragline.domain.llm import ChatMessage, GenerationParams, ModelSpec  # noqa: E402
+from tests.support.processes import ServerProcess, server_env  # noqa: E402
 
 SYSTEM = "You are a helpful assistant."
 QUESTION = "Explain in detail how a hash table works, with an example in Python."

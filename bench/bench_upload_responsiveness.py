@@ -23,8 +23,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # tests.support: the process harness the tests use
 
-from ragline.testing import ServerProcess, server_env  # noqa: E402
+from tests.support.processes import ServerProcess, server_env  # noqa: E402
 
 WORDS = ("table index query column page journal vacuum pragma trigger view schema "
          "transaction rollback commit savepoint cursor statement expression").split()

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from ragline.testing import ServerProcess as LiveServer
-from ragline.testing import free_port, server_env
+from tests.support.processes import ServerProcess as LiveServer
+from tests.support.processes import free_port, server_env
 
 __all__ = ["LiveServer", "free_port", "server_env"]
 

@@ -608,7 +608,7 @@ def _progress_line(done: int, count: int, turn: Turn) -> str:
 @contextmanager
 def own_server(model: str, console: Console, keep: bool) -> Iterator[str]:
     """A real `ragline serve` with a fresh data dir and SQLite database under a temp dir."""
-    from ragline.testing import ServerProcess, server_env
+    from tests.support.processes import ServerProcess, server_env
 
     root = Path(tempfile.mkdtemp(prefix="ragline-eval-"))
     extra = {"RAGLINE_DEFAULT_MODEL": model, "RAGLINE_LOG_LEVEL": "WARNING"}

@@ -14,7 +14,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from ragline.evaluation import citations, is_decline
-from ragline.testing import ServerProcess
+from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.model
 

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from ragline.testing import ServerProcess, server_env
 from tests.e2e.mcp_support import (
     HANDBOOK,
     TOOLS,
@@ -23,6 +22,7 @@ from tests.e2e.mcp_support import (
     http_session,
     upload,
 )
+from tests.support.processes import ServerProcess, server_env
 
 
 @dataclass

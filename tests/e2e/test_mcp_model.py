@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from ragline.evaluation import citations
-from ragline.testing import ServerProcess
 from tests.e2e.mcp_support import HANDBOOK, VACATION, http_session, upload
+from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.model
 

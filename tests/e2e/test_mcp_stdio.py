@@ -10,8 +10,8 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from ragline.testing import server_env
 from tests.e2e.mcp_support import HANDBOOK, TOOLS, VACATION, create_key, error_of
+from tests.support.processes import server_env
 
 
 @pytest.fixture

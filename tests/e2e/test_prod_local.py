@@ -17,7 +17,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from ragline.testing import free_port
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)

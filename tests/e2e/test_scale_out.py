@@ -22,8 +22,8 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from ragline.testing import ServerProcess, WorkerProcess, server_env
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.support.processes import ServerProcess, WorkerProcess, server_env
 
 REDIS_URL = os.environ.get("RAGLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 

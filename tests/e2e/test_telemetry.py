@@ -18,8 +18,8 @@ from httpx_sse import connect_sse
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect as ws_connect
 
-from ragline.testing import ServerProcess, free_port, server_env
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.support.processes import ServerProcess, free_port, server_env
 
 COLLECTION = "ops"
 DOCUMENT = (b"# Facilities\n\nThe office coffee machine is descaled every Friday by the "

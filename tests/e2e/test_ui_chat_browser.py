@@ -16,8 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from ragline.testing import ServerProcess, server_env
 from tests.e2e.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT_MS
+from tests.support.processes import ServerProcess, server_env
 
 pytestmark = pytest.mark.browser
 

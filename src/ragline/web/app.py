@@ -22,21 +22,27 @@ from ragline.telemetry.tracing import configure_tracing, shutdown_tracing
 from ragline.web.errors import error_responses, install_error_handlers
 from ragline.web.observability import Metrics, install_observability
 from ragline.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
-from ragline.web.routes import health, runs, threads, users
+from ragline.web.routes import (
+    documents,
+    generate,
+    health,
+    models,
+    openai,
+    runs,
+    samples,
+    threads,
+    users,
+)
+from ragline.web.routes.compat import chat_sessions, conversations, oneshot
 from ragline.web.shutdown import drain_on_sigterm
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json", "mcp"}
-ROUTER_MODULES = [
-    "ragline.web.routes.documents",
-    "ragline.web.routes.models",
-    "ragline.web.routes.generate",
-    "ragline.web.routes.samples",
-    "ragline.web.routes.openai",
-    "ragline.web.routes.compat.seed000",
-    "ragline.web.routes.compat.seed002",
-    "ragline.web.routes.compat.seed003",
-]
+# Every router, in one list: the core API, then the compatibility surfaces (docs/api.md).
+ROUTERS = (
+    health, users, threads, runs, documents, models, generate, samples, openai,
+    oneshot, chat_sessions, conversations,
+)
 
 
 def create_app(
@@ -83,10 +89,8 @@ def create_app(
             RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, counter=counter
         )
     install_observability(app, metrics)  # outermost: 429s get a request id and a log line too
-    for router_module in (health, users, threads, runs):
+    for router_module in ROUTERS:
         app.include_router(router_module.router)
-    for name in ROUTER_MODULES:
-        _include_optional(app, name)
     app.state.mcp = mount_mcp(app, settings)  # /mcp, API.md §7
     _serve_ui(app)
     return app
@@ -99,18 +103,6 @@ async def drain(container: Container, linger: float = 2.0) -> None:
         if not container.bus.subscriber_count:
             break
         await asyncio.sleep(0.05)
-
-
-def _include_optional(app: FastAPI, module_name: str) -> None:
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    app.include_router(module.router)
 
 
 def _serve_ui(app: FastAPI) -> None:
