@@ -78,7 +78,7 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 eval: setup
-	$(BIN)/python -m ragline.evaluation
+	$(BIN)/python eval/quality_eval.py
 
 clean:
 	rm -rf $(VENV) $(STAMP) web/node_modules src/ragline/static

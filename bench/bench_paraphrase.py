@@ -19,9 +19,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "eval"))
+
+from quality.questions import corpus_files  # noqa: E402  (eval/quality)
+from quality.scoring import recall  # noqa: E402
 
 from ragline.config import Settings  # noqa: E402
-from ragline.evaluation import corpus_files, recall  # noqa: E402
 
 COLLECTION = "eval-sqlite"
 SETTINGS = [  # (label, rrf_k, vector_weight, expand)

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from ragline.cli.documents import open_service
 from ragline.config import Settings
 from ragline.domain.llm import approx_token_count
-from ragline.evaluation import contains_expected
 from ragline.services.passages import select_passages
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "eval"))
+
+from quality.scoring import contains_expected, hit  # noqa: E402  (eval/quality)
+
 BUDGETS = [(300, 180), (500, 220), (600, 220), (700, 220), (800, 220), (1000, 260),
            (100_000, 100_000)]
 
@@ -45,10 +49,10 @@ async def main() -> None:
                 followups += 1
                 query = f"{by_id[q['follow_of']]['question']} {q['question']}"
                 hits = relevant(await service.search(owner, q["question"], "sqlite", 5))
-                alone += any(h["source"].split("/")[-1] in q["relevant"] for h in hits)
+                alone += hit([h["source"] for h in hits], q["relevant"])
             hits = relevant(await service.search(owner, query, "sqlite", 5))
             if q["type"] == "followup":
-                joined += any(h["source"].split("/")[-1] in q["relevant"] for h in hits)
+                joined += hit([h["source"] for h in hits], q["relevant"])
             rows.append((q, hits))
     print("| passage token budget | per passage | facts in passages | mean passage tokens |")
     print("|---|---|---|---|")

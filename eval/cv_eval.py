@@ -28,10 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quality.client import ApiClient  # eval/quality, beside this file
+from quality.scoring import Turn, fold
+from quality.server import LOCAL_MODEL, own_server
 from rich.console import Console
 from rich.table import Table
-
-from ragline.evaluation import LOCAL_MODEL, ApiClient, Turn, _fold, own_server
 
 TOP_K = 5
 
@@ -90,10 +91,10 @@ def score_search(q: Question, form: str, results: list[dict[str, Any]]) -> None:
 
 
 def score_answer(q: Question, answer: str, everyone: list[str]) -> None:
-    folded = _fold(answer)
+    folded = fold(answer)
     q.answer = answer
-    q.named = [p for p in q.people if _fold(p) in folded]
-    q.wrongly_named = [p for p in everyone if p not in q.people and _fold(p) in folded]
+    q.named = [p for p in q.people if fold(p) in folded]
+    q.wrongly_named = [p for p in everyone if p not in q.people and fold(p) in folded]
 
 
 def upload_all(client: ApiClient, folder: Path, manifest: list[dict[str, Any]],

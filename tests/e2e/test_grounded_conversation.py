@@ -13,7 +13,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from ragline.evaluation import citations, is_decline
+from eval.quality.scoring import citations, is_decline
 from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.model

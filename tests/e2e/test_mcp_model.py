@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragline.evaluation import citations
+from eval.quality.scoring import citations
 from tests.e2e.mcp_support import HANDBOOK, VACATION, http_session, upload
 from tests.support.processes import ServerProcess
 

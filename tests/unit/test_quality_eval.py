@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from ragline.evaluation import (
+from eval.quality.questions import (
     DEFAULT_CORPUS,
     DEFAULT_QUESTIONS,
-    citations,
-    contains_expected,
     conversations,
     corpus_files,
+    load_questions,
+    select,
+)
+from eval.quality.scoring import (
+    citations,
+    contains_expected,
     hit,
     is_decline,
-    load_questions,
     percentile,
     recall,
-    select,
 )
 
 
@@ -58,7 +60,10 @@ def test_document_level_retrieval_scores() -> None:
     found = ["docs/a.html", "b.html", "a.html", "c.html"]
     assert hit(found, ["a.html"]) and not hit(found, ["d.html"])
     assert recall(found, ["a.html", "d.html"]) == 0.5
-    assert recall(found, ["c.html"], k=2) == 0.0  # distinct documents: a, b, c
+    assert recall(found, ["c.html"], k=2) == 0.0  # distinct documents: docs/a, b, a, c
+    # one source normalisation with `ragline eval`: `./` and `\\` are spelling, folders are not
+    assert recall(["./docs\\a.html"], ["docs/a.html"]) == 1.0
+    assert not hit(["docs/a.html"], ["other/a.html"])
 
 
 def test_percentile_interpolates() -> None:
