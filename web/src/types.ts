@@ -1,5 +1,5 @@
 /**
- * Shapes of the ragline HTTP API (API.md), as far as the UI uses them.
+ * Shapes of the ragline HTTP API (docs/api.md), as far as the UI uses them.
  *
  * Interfaces tagged `@schema Name` are checked against the components of the server's
  * `/openapi.json` by tests/unit/test_ui_types.py, and the string unions against the server's own

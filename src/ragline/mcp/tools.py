@@ -72,7 +72,7 @@ class Source(BaseModel):
 
 
 class Claim(BaseModel):
-    """A sentence of the answer and the sources that back it (API.md §1, `final.claims`)."""
+    """A sentence of the answer and the sources that back it (docs/api.md §1, `final.claims`)."""
 
     model_config = ConfigDict(extra="allow")  # claims may grow fields; pass them on
 

@@ -5,7 +5,7 @@ No second model call: one batch encode of the answer's sentences and the passage
 vectors are cached by text; passages recur within a thread), then numpy. `[n]` markers the
 model wrote are kept when passage n supports the sentence, replaced by the best passage when
 another one does, and dropped when none does. `final.content` itself is never rewritten (its
-tokens were already streamed, and API.md promises that they add up to it), so the checked
+tokens were already streamed, and docs/api.md §1 promises that they add up to it), so the checked
 numbers live in `claims[].sources` only.
 """
 

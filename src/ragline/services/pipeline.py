@@ -103,7 +103,7 @@ class AnswerPipeline:
     async def prepare(self, run: RunInput, report: Report = _no_report) -> Prepared:
         """The prompt for `run`; `report(stage)` is awaited as each stage starts."""
         prepared = await self._prepare_answer(run, report)
-        if run.response_format is not None:  # structured output (API.md §4)
+        if run.response_format is not None:  # structured output (docs/api.md §4)
             prepared = await prepare_structured_run(prepared, run, self.schemas)
         return prepared
 

@@ -91,7 +91,7 @@ def create_app(
     install_observability(app, metrics)  # outermost: 429s get a request id and a log line too
     for router_module in ROUTERS:
         app.include_router(router_module.router)
-    app.state.mcp = mount_mcp(app, settings)  # /mcp, API.md §7
+    app.state.mcp = mount_mcp(app, settings)  # /mcp, docs/api.md §7
     _serve_ui(app)
     return app
 

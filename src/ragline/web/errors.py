@@ -43,7 +43,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """Every error answer (API.md, general rules)."""
+    """Every error answer (docs/api.md, conventions)."""
 
     error: ErrorDetail
 

@@ -1,4 +1,4 @@
-"""Collections, documents, ingestion jobs and search (API.md §2)."""
+"""Collections, documents, ingestion jobs and search (docs/api.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Structured output (API.md §4): the schema registry and POST /api/generate."""
+"""Structured output (docs/api.md §4): the schema registry and POST /api/generate."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OpenAI-compatible API: `GET /v1/models` and `POST /v1/chat/completions` (API.md §5).
+"""OpenAI-compatible API: `GET /v1/models` and `POST /v1/chat/completions` (docs/api.md §5).
 
 Each completion is a run on a fresh thread owned by the caller (metadata `surface: openai`):
 the request's earlier turns become the thread's history, its system messages and sampling
@@ -7,8 +7,8 @@ So it is persisted and cancellable like any run, and the reply is read from the 
 A streaming client that disconnects cancels its run (nobody else can rejoin it).
 
 `rag: {"collection", "top_k"}` turns retrieval on; the passages used come back as
-`ragline_sources` and the answer's checked sentences as `ragline_claims` (`final.claims`, API.md
-§1): top-level fields of the completion, or of the last streamed chunk (the one carrying
+`ragline_sources` and the answer's checked sentences as `ragline_claims` (`final.claims`,
+docs/api.md §1): top-level fields of the completion, or of the last streamed chunk (the one carrying
 `finish_reason`).
 """
 

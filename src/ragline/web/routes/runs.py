@@ -1,4 +1,4 @@
-"""Runs: status, the event stream over SSE and WebSocket, cancel (API.md §1)."""
+"""Runs: status, the event stream over SSE and WebSocket, cancel (docs/api.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Threads and their messages (API.md §1)."""
+"""Threads and their messages (docs/api.md §1)."""
 
 from __future__ import annotations
 

@@ -177,7 +177,7 @@ async def _stream_answer(websocket: WebSocket, container: Container, run_id: str
 
 
 def _with_claims(body: dict[str, Any], claims: list[Any] | None) -> dict[str, Any]:
-    """`final.claims` next to the sources, when the run had some (API.md §3)."""
+    """`final.claims` next to the sources, when the run had some (docs/api.md §3)."""
     return body if claims is None else {**body, "claims": claims}
 
 
