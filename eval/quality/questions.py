@@ -22,10 +22,6 @@ class EvalError(RuntimeError):
     pass
 
 
-QuestionType = Literal["single", "followup", "unanswerable"]
-ExpectMode = Literal["any", "all"]
-
-
 @dataclass(frozen=True)
 class EvalQuestion:
     id: str
