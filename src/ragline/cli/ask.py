@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import typer
 from rich.console import Console
 
 from ragline.config import Settings
+from ragline.domain.events import Error, Final, Passage, RunEvent, Token
+from ragline.domain.runs import RunState
 
 
 def register(app: typer.Typer) -> None:
@@ -58,27 +62,43 @@ async def _ask(
             collection=collection,
             max_bytes=settings.max_message_bytes,
         )
-        status = "failed"
+        state = RunState(posted.run_id)
         async for batch in follow(container.db, container.bus, posted.run_id):
-            for event in batch:
-                if event.type == "token":
-                    console.print(event.data["delta"], end="", markup=False, highlight=False)
-                elif event.type == "final":
-                    _print_sources(console, event.data.get("sources") or [])
-                elif event.type == "error":
-                    console.print(f"\n[red]error:[/red] {event.data['message']}")
-                elif event.type == "done":
-                    status = event.data["status"]
+            for line in state.apply_batch(batch, terminal_lines):
+                if line.plain:
+                    console.print(line.text, end="", markup=False, highlight=False)
+                else:
+                    console.print(line.text)
+        status = state.status if state.finished else "failed"
         console.print(f"\n[dim]thread {thread_id} · run {posted.run_id} · {status}[/dim]")
         return 0 if status == "done" else 1
     finally:
         await container.stop()
 
 
-def _print_sources(console: Console, sources: list[dict[str, object]]) -> None:
+class Line(NamedTuple):
+    """Something to print: plain text as it streams, or a line of console markup."""
+
+    text: str
+    plain: bool = False
+
+
+def terminal_lines(state: RunState, event: RunEvent) -> list[Line]:
+    """Tokens as they come, the sources after the answer, an error in red."""
+    if isinstance(event, Token):
+        return [Line(event.delta, plain=True)]
+    if isinstance(event, Final):
+        return _source_lines(event.sources)
+    if isinstance(event, Error):
+        return [Line(f"\n[red]error:[/red] {event.message}")]
+    return []
+
+
+def _source_lines(sources: Sequence[Passage]) -> list[Line]:
     if not sources:
-        return
-    console.print("\n")
+        return []
+    lines = [Line("\n")]
     for number, source in enumerate(sources, 1):
-        page = f", page {source['page']}" if source.get("page") else ""
-        console.print(f"[dim][{number}] {source.get('source')}{page}[/dim]")
+        page = f", page {source.page}" if source.page else ""
+        lines.append(Line(f"[dim][{number}] {source.source}{page}[/dim]"))
+    return lines

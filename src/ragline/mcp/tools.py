@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.bootstrap import Container
 from ragline.domain.errors import InvalidInput, Unavailable
+from ragline.domain.events import RunEvent, Sources, Status
+from ragline.domain.runs import RunState
 from ragline.services import threads as svc
-from ragline.services.conversation import DEFAULT_COLLECTION, Answer, answer_batches
+from ragline.services.conversation import DEFAULT_COLLECTION, answer_batches
 from ragline.services.document_pages import page_text
 from ragline.services.documents import DocumentService
 from ragline.web.deps import Principal
@@ -162,42 +164,41 @@ async def ask(
         content=question, model=model, collection=collection, on_active="enqueue",
         max_bytes=container.settings.max_message_bytes,
     )
-    answer, claims = await _follow(container, posted.run_id, report)
-    answer.raise_for_status()
+    state = await _follow(container, posted.run_id, report)
+    state.raise_for_status()
     return AskResult(
-        answer=answer.content, sources=[Source(**s) for s in answer.sources],
-        claims=[Claim(**c) for c in claims], thread_id=thread_id, run_id=posted.run_id,
+        answer=state.content, sources=[Source(**s) for s in state.source_payloads()],
+        claims=[Claim(**c) for c in state.claims or []], thread_id=thread_id,
+        run_id=posted.run_id,
     )
 
 
-async def _follow(
-    container: Container, run_id: str, report: Report
-) -> tuple[Answer, list[dict[str, Any]]]:
+async def _follow(container: Container, run_id: str, report: Report) -> RunState:
     """Gather the run's answer, reporting each stage and the tokens once per batch of events.
 
     A caller that goes away cancels the run: nobody else is waiting for this answer.
     """
-    answer, claims, tokens = Answer(run_id), [], 0
+    state = RunState(run_id)
     batches = answer_batches(container.db, container.bus, container.runs, run_id,
                              cancel_on_exit=True)
     async with aclosing(batches):
         async for batch in batches:
-            messages, generated = [], tokens
-            for event in batch:
-                answer.take(event)
-                if event.type == "status":
-                    messages.append(stage_message(event.data))
-                elif event.type == "sources":
-                    messages.append(f"found {len(event.data.get('sources') or [])} passages")
-                elif event.type == "token":
-                    tokens += 1
-                elif event.type == "final":
-                    claims = list(event.data.get("claims") or [])
-            if tokens > generated:  # one report per batch of tokens, not one per token
-                messages.append(f"generating: {tokens} tokens")
+            generated = state.tokens
+            messages = state.apply_batch(batch, progress_messages)
+            if state.tokens > generated:  # one report per batch of tokens, not one per token
+                messages.append(f"generating: {state.tokens} tokens")
             for message in messages:
                 await report(message)
-    return answer, claims
+    return state
+
+
+def progress_messages(state: RunState, event: RunEvent) -> list[str]:
+    """What a stage or the passages found look like in a progress report."""
+    if isinstance(event, Status):
+        return [stage_message(event.payload())]
+    if isinstance(event, Sources):
+        return [f"found {len(event.sources)} passages"]
+    return []
 
 
 def stage_message(status: dict[str, Any]) -> str:

@@ -2,14 +2,14 @@
 
 Each surface (seed 000/002/003, the OpenAI-compatible API) posts a message with
 `threads.post_message` and then either streams `answer_batches` or awaits `collect`; both read
-the one `event_log.follow` stream, so none of them has streaming or persistence of its own.
+the one `event_log.follow` stream, so none of them has streaming or persistence of its own, and
+each folds it with the one `RunState`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -19,56 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Collection, Document, Message, Thread
 from ragline.adapters.events.bus import LocalBus
-from ragline.domain.errors import Conflict, ProviderError
 from ragline.domain.llm import ChatMessage
-from ragline.domain.runs import CANCELLED, DONE, RunEventRecord
+from ragline.domain.runs import RunEventRecord, RunState
 from ragline.services.event_log import follow
 from ragline.services.run_manager import RunManager
 from ragline.services.threads import create_thread
 
 DEFAULT_COLLECTION = "default"
-
-
-@dataclass
-class Answer:
-    """What a finished run produced, gathered from its events."""
-
-    run_id: str
-    status: str = DONE
-    content: str = ""
-    message_id: str | None = None
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    claims: list[dict[str, Any]] = field(default_factory=list)  # `final.claims`, when checked
-    usage: dict[str, int] = field(default_factory=dict)
-    model: str | None = None
-    error: dict[str, Any] | None = None
-
-    def take(self, event: RunEventRecord) -> None:
-        data = event.data
-        if event.type == "token":
-            self.content += str(data.get("delta", ""))
-        elif event.type == "sources":
-            self.sources = list(data.get("sources") or [])
-        elif event.type == "final":
-            self.content = str(data.get("content", self.content))
-            self.message_id = data.get("message_id")
-            self.sources = list(data.get("sources") or self.sources)
-            self.claims = list(data.get("claims") or [])
-            self.usage = dict(data.get("usage") or self.usage)
-            self.model = data.get("model")
-        elif event.type == "error":
-            self.error = {"code": data.get("code", "error"), "message": data.get("message", "")}
-        elif event.type == "done":
-            self.status = str(data.get("status", DONE))
-
-    def raise_for_status(self) -> None:
-        """A failed or cancelled run becomes a domain error for views that wait for a reply."""
-        if self.status == DONE:
-            return
-        if self.status == CANCELLED:
-            raise Conflict(f"run {self.run_id} was cancelled", code="run_cancelled")
-        error = self.error or {"code": "run_failed", "message": "the run failed"}
-        raise ProviderError(str(error["message"]), code=str(error["code"]))
 
 
 async def answer_batches(
@@ -91,13 +48,13 @@ async def answer_batches(
             runs.request_cancel(run_id)  # no waiting: we may be inside a cancelled scope
 
 
-async def collect(db: Database, bus: LocalBus, runs: RunManager, run_id: str) -> Answer:
+async def collect(db: Database, bus: LocalBus, runs: RunManager, run_id: str) -> RunState:
     """Wait for a run to finish and return what it produced (partial text kept on failure)."""
-    answer = Answer(run_id)
+    state = RunState(run_id)
     async for batch in answer_batches(db, bus, runs, run_id):
-        for event in batch:
-            answer.take(event)
-    return answer
+        for record in batch:
+            state.apply(record.event)
+    return state
 
 
 async def collection_for_question(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -16,16 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Run, RunEvent
 from ragline.adapters.events.bus import LocalBus
+from ragline.domain.jsonenc import dumps
 from ragline.domain.runs import TERMINAL, RunEventRecord
 
 log = logging.getLogger(__name__)
 INSERT_SQL = (
     "INSERT INTO run_events (run_id, seq, type, data, created_at) VALUES ({}, {}, {}, {}, {})"
 )
-
-
-def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class Notifier(Protocol):
@@ -79,7 +75,7 @@ class EventWriter:
         """Number an event without queueing it (for `commit_with`)."""
         seq = self._seq[run_id] + 1
         self._seq[run_id] = seq
-        return RunEventRecord(run_id, seq, type_, data, _dumps(data))
+        return RunEventRecord(run_id, seq, type_, data, dumps(data))
 
     def append(self, run_id: str, type_: str, data: dict[str, Any]) -> RunEventRecord:
         record = self.stage(run_id, type_, data)

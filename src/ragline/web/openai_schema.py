@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
@@ -14,8 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from ragline.domain.errors import InvalidInput, RaglineError, RateLimited
+from ragline.domain.events import Error, RunEvent, Token
 from ragline.domain.llm import ChatMessage
+from ragline.domain.runs import RunState
 from ragline.web.errors import HTTP_CODES, status_for
+from ragline.web.sse import frame
 
 
 class ContentPart(BaseModel):
@@ -180,5 +183,83 @@ class OpenAIRoute(APIRoute):
         return route
 
 
-def sse(data: Any) -> bytes:
-    return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+class ChatReply:
+    """The completion, or its chunks, for one run: rendered from the run's `RunState`."""
+
+    def __init__(self, run_id: str, model: str, request: ChatCompletionRequest) -> None:
+        self.run_id = run_id
+        self.id = f"chatcmpl-{run_id}"
+        self.created = int(time.time())
+        self.model = model
+        self.request = request
+
+    def finish_reason(self, state: RunState) -> str:
+        limit = self.request.token_limit
+        completion_tokens = state.usage.get("completion_tokens", 0)
+        return "length" if limit is not None and completion_tokens >= limit else "stop"
+
+    def usage(self, state: RunState) -> dict[str, Any]:
+        prompt = state.usage.get("prompt_tokens", 0)
+        completion = state.usage.get("completion_tokens", 0)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": state.usage.get("cached_tokens", 0)},
+        }
+
+    def completion(self, state: RunState) -> dict[str, Any]:
+        message = {"role": "assistant", "content": state.content, "refusal": None}
+        out: dict[str, Any] = {
+            "id": self.id, "object": "chat.completion", "created": self.created,
+            "model": state.model or self.model, "system_fingerprint": None,
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": self.finish_reason(state)}],
+            "usage": self.usage(state),
+        }
+        return {**out, **self._rag(state)}
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": self.model, "system_fingerprint": None,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                         "finish_reason": finish_reason}],
+        }
+        if self.include_usage:
+            out["usage"] = None
+        return out
+
+    @property
+    def include_usage(self) -> bool:
+        options = self.request.stream_options
+        return bool(options and options.include_usage)
+
+    def opening(self) -> bytes:
+        """The role chunk, sent before the run has produced anything."""
+        return frame(self.chunk({"role": "assistant", "content": ""}))
+
+    def frames(self, state: RunState, event: RunEvent) -> list[bytes]:
+        """One chunk per token."""
+        return [frame(self.chunk({"content": event.delta}))] if isinstance(event, Token) else []
+
+    def closing(self, state: RunState) -> bytes:
+        """The finishing chunk (with the sources and claims under `rag`), usage if asked, then
+        `[DONE]`; a failed or cancelled run sends an error object instead of the chunks."""
+        out = []
+        if state.unsuccessful:
+            error = state.error or Error("run_cancelled", "the run was cancelled")
+            out.append(frame(error_body(error.message, "api_error", error.code, None)))
+        else:
+            last = self.chunk({}, self.finish_reason(state))
+            last["model"] = state.model or self.model
+            out.append(frame({**last, **self._rag(state)}))
+            if self.include_usage:
+                out.append(frame({**self.chunk({}), "choices": [], "usage": self.usage(state)}))
+        out.append(b"data: [DONE]\n\n")
+        return b"".join(out)
+
+    def _rag(self, state: RunState) -> dict[str, Any]:
+        if self.request.rag is None:
+            return {}
+        return {"ragline_sources": state.source_payloads(), "ragline_claims": state.claims or []}

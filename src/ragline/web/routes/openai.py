@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -25,22 +24,17 @@ from pydantic import BaseModel
 
 from ragline.bootstrap import Container
 from ragline.domain.errors import InvalidInput, NotFound
-from ragline.services.conversation import (
-    Answer,
-    answer_batches,
-    collect,
-    start_thread_with_history,
-)
+from ragline.domain.runs import RunState
+from ragline.services.conversation import answer_batches, collect, start_thread_with_history
 from ragline.services.threads import post_message
 from ragline.web.deps import ContainerDep, CurrentUser, Principal
 from ragline.web.errors import error_responses
 from ragline.web.openai_schema import (
     ChatCompletionRequest,
+    ChatReply,
     OpenAIErrorOut,
     OpenAIRoute,
-    error_body,
     split_messages,
-    sse,
 )
 from ragline.web.routes.threads import check_collection, resolve_model
 from ragline.web.sse import event_stream
@@ -88,7 +82,7 @@ async def chat_completions(
     body: ChatCompletionRequest, container: ContainerDep, user: CurrentUser
 ) -> Response:
     run_id, model = await _start_run(body, container, user)
-    reply = _Reply(run_id, model, body)
+    reply = ChatReply(run_id, model, body)
     if body.stream:
         return event_stream(_stream(reply, container), container.settings.sse_ping_seconds)
     answer = await collect(container.db, container.bus, container.runs, run_id)
@@ -118,87 +112,16 @@ async def _start_run(
     return posted.run_id, model
 
 
-class _Reply:
-    """Builds the completion or its chunks for one run."""
-
-    def __init__(self, run_id: str, model: str, request: ChatCompletionRequest) -> None:
-        self.id = f"chatcmpl-{run_id}"
-        self.created = int(time.time())
-        self.model = model
-        self.request = request
-
-    def finish_reason(self, answer: Answer) -> str:
-        limit = self.request.token_limit
-        completion_tokens = answer.usage.get("completion_tokens", 0)
-        return "length" if limit is not None and completion_tokens >= limit else "stop"
-
-    def usage(self, answer: Answer) -> dict[str, Any]:
-        prompt = answer.usage.get("prompt_tokens", 0)
-        completion = answer.usage.get("completion_tokens", 0)
-        return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": answer.usage.get("cached_tokens", 0)},
-        }
-
-    def completion(self, answer: Answer) -> dict[str, Any]:
-        message = {"role": "assistant", "content": answer.content, "refusal": None}
-        out: dict[str, Any] = {
-            "id": self.id, "object": "chat.completion", "created": self.created,
-            "model": answer.model or self.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": self.finish_reason(answer)}],
-            "usage": self.usage(answer),
-        }
-        if self.request.rag is not None:
-            out["ragline_sources"] = answer.sources
-            out["ragline_claims"] = answer.claims
-        return out
-
-    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                         "finish_reason": finish_reason}],
-        }
-        if self.include_usage:
-            out["usage"] = None
-        return out
-
-    @property
-    def include_usage(self) -> bool:
-        options = self.request.stream_options
-        return bool(options and options.include_usage)
-
-
-async def _stream(reply: _Reply, container: Container) -> AsyncIterator[bytes]:
+async def _stream(reply: ChatReply, container: Container) -> AsyncIterator[bytes]:
     """Role chunk, one chunk per token, the finishing chunk, usage if asked, `[DONE]`."""
-    answer = Answer(reply.id.removeprefix("chatcmpl-"))
-    yield sse(reply.chunk({"role": "assistant", "content": ""}))
+    state = RunState(reply.run_id)
+    yield reply.opening()
     batches = answer_batches(
-        container.db, container.bus, container.runs, answer.run_id, cancel_on_exit=True
+        container.db, container.bus, container.runs, reply.run_id, cancel_on_exit=True
     )
     async with aclosing(batches):
         async for batch in batches:
-            out = []
-            for event in batch:
-                answer.take(event)
-                if event.type == "token":
-                    out.append(sse(reply.chunk({"content": event.data["delta"]})))
+            out = state.apply_batch(batch, reply.frames)
             if out:
                 yield b"".join(out)
-    if answer.status != "done":
-        error = answer.error or {"code": "run_cancelled", "message": "the run was cancelled"}
-        yield sse(error_body(str(error["message"]), "api_error", str(error["code"]), None))
-    else:
-        last = reply.chunk({}, reply.finish_reason(answer))
-        last["model"] = answer.model or reply.model
-        if reply.request.rag is not None:
-            last["ragline_sources"] = answer.sources
-            last["ragline_claims"] = answer.claims
-        yield sse(last)
-        if reply.include_usage:
-            yield sse({**reply.chunk({}), "choices": [], "usage": reply.usage(answer)})
-    yield b"data: [DONE]\n\n"
+    yield reply.closing(state)

@@ -15,6 +15,8 @@ from sse_starlette.sse import EventSourceResponse
 from ragline.adapters.db.tables import Run
 from ragline.bootstrap import Container
 from ragline.domain.errors import RaglineError
+from ragline.domain.jsonenc import dumps
+from ragline.domain.runs import RunEventRecord
 from ragline.services import threads as svc
 from ragline.services.event_log import follow
 from ragline.web.deps import ContainerDep, CurrentUser, Principal, resolve_principal
@@ -123,10 +125,8 @@ async def run_socket(websocket: WebSocket, run_id: str, after: str | None = None
 
     async def send_from(cursor: int) -> None:
         async for batch in follow(container.db, container.bus, run_id, cursor):
-            for event in batch:
-                await websocket.send_json(
-                    {"seq": event.seq, "type": event.type, "data": event.data}
-                )
+            for record in batch:
+                await websocket.send_text(socket_frame(record))
         await websocket.close()
 
     try:
@@ -163,8 +163,13 @@ async def run_socket(websocket: WebSocket, run_id: str, after: str | None = None
             await asyncio.gather(pump, return_exceptions=True)
 
 
+def socket_frame(record: RunEventRecord) -> str:
+    """`{"seq","type","data"}`, reusing the payload's one encoding (the log passes through)."""
+    return f'{{"seq":{record.seq},"type":{dumps(record.type)},"data":{record.encoded()}}}'
+
+
 async def _send_error(websocket: WebSocket, code: str, message: str) -> None:
-    await websocket.send_json({"type": "error", "data": {"code": code, "message": message}})
+    await websocket.send_text(dumps({"type": "error", "data": {"code": code, "message": message}}))
 
 
 async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, select
 
 from ragline.adapters.db.tables import Message, Thread
 from ragline.bootstrap import Container
-from ragline.services.conversation import Answer, collect
+from ragline.domain.runs import RunState
+from ragline.services.conversation import collect
 from ragline.services.threads import post_message
 from ragline.web.deps import Principal, resolve_principal
 
@@ -28,7 +29,7 @@ async def ask(
     *,
     model: str,
     collection: str | None = None,
-) -> Answer:
+) -> RunState:
     """Post a message and wait for the answer; a failed run raises its domain error.
 
     A message sent while the thread's previous answer is still running waits its turn.

@@ -21,7 +21,9 @@ from starlette.websockets import WebSocketState
 
 from ragline.bootstrap import Container
 from ragline.domain.errors import InvalidInput, RaglineError
-from ragline.domain.runs import RunEventRecord
+from ragline.domain.events import Error, RunEvent, Token
+from ragline.domain.jsonenc import dumps
+from ragline.domain.runs import RunEventRecord, RunState
 from ragline.services.conversation import answer_batches, collection_for_question
 from ragline.services.threads import create_thread, post_message
 from ragline.web.deps import ContainerDep, CurrentUser, Principal
@@ -79,22 +81,13 @@ async def stream_question(
     run_id = await start_question(container, user, body.question, body.collection)
 
     async def frames() -> AsyncIterator[bytes]:
-        sources: list[Any] = []
-        claims: list[Any] | None = None
+        state = RunState(run_id)
         async with _answer(container, run_id) as batches:
             async for batch in batches:
-                out = []
-                for event in batch:
-                    if event.type == "token":
-                        out.append(frame({"chunk": event.data["delta"]}))
-                    elif event.type in ("sources", "final"):
-                        sources = event.data.get("sources") or sources
-                        claims = event.data.get("claims", claims)
-                    elif event.type == "error":
-                        out.append(frame(event.data, event="error"))
+                out = state.apply_batch(batch, sse_frames)
                 if out:
                     yield b"".join(out)
-        yield frame(_with_claims({"sources": sources}, claims), event="end")
+        yield sse_end(state)
 
     return event_stream(frames(), container.settings.sse_ping_seconds)
 
@@ -155,25 +148,35 @@ def _closed(websocket: WebSocket) -> bool:
 async def _stream_answer(websocket: WebSocket, container: Container, run_id: str) -> None:
     """Chunks, then `response_end` with the sources and claims; a failed run ends with `error`
     instead."""
-    sources: list[Any] = []
-    claims: list[Any] | None = None
-    error: str | None = None
+    state = RunState(run_id)
     async with _answer(container, run_id) as batches:
         async for batch in batches:
-            for event in batch:
-                if event.type == "token":
-                    chunk = {"type": "response_chunk", "payload": event.data["delta"]}
-                    await websocket.send_json(chunk)
-                elif event.type in ("sources", "final"):
-                    sources = event.data.get("sources") or sources
-                    claims = event.data.get("claims", claims)
-                elif event.type == "error":
-                    error = str(event.data.get("message") or "the answer failed")
-    if error is not None:
-        await websocket.send_json({"type": "error", "payload": error})
-    else:
-        await websocket.send_json(
-            _with_claims({"type": "response_end", "sources": sources}, claims))
+            for message in state.apply_batch(batch, socket_frames):
+                await websocket.send_text(dumps(message))
+    await websocket.send_text(dumps(socket_end(state)))
+
+
+def sse_frames(state: RunState, event: RunEvent) -> list[bytes]:
+    """`data: {"chunk"}` per token; `event: error` with `{"code","message"}` as it happens."""
+    if isinstance(event, Token):
+        return [frame({"chunk": event.delta})]
+    if isinstance(event, Error):
+        return [frame(event.payload(), event="error")]
+    return []
+
+
+def sse_end(state: RunState) -> bytes:
+    return frame(_with_claims({"sources": state.source_payloads()}, state.claims), event="end")
+
+
+def socket_frames(state: RunState, event: RunEvent) -> list[dict[str, Any]]:
+    return [{"type": "response_chunk", "payload": event.delta}] if isinstance(event, Token) else []
+
+
+def socket_end(state: RunState) -> dict[str, Any]:
+    if state.error is not None:
+        return {"type": "error", "payload": state.error.message or "the answer failed"}
+    return _with_claims({"type": "response_end", "sources": state.source_payloads()}, state.claims)
 
 
 def _with_claims(body: dict[str, Any], claims: list[Any] | None) -> dict[str, Any]:
