@@ -1,4 +1,4 @@
-"""The run-event vocabulary (API.md §1): six typed events, each read from and written as the
+"""The run-event vocabulary (docs/api.md §1): six typed events, each read from and written as the
 `{type, data}` payload of the run-event log. Payloads keep their exact keys and key order, so a
 view that re-encodes an event writes the bytes the log holds."""
 
