@@ -10,6 +10,7 @@ import { SignIn } from './components/SignIn'
 import { ThreadList, threadTitle } from './components/ThreadList'
 import { useThreadChat, type ChatMessage } from './hooks/useThreadChat'
 import { useThreads } from './hooks/useThreads'
+import { checkableClaims } from './markdown/plugins'
 import type { Collection, ModelInfo, Thread } from './types'
 
 const DEFAULT_COLLECTION = 'default'
@@ -154,7 +155,7 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
   }
 
   const hideUnsupported = selectedId ? (hidden[selectedId] ?? false) : false
-  const hasUnsupported = chat.messages.some((m) => m.claims?.some((c) => !c.supported))
+  const hasUnsupported = chat.messages.some((m) => checkableClaims(m.content, m.claims).some((c) => !c.supported))
   const opener = useRef<HTMLElement | null>(null)
   const openSource = useCallback((message: ChatMessage, n: number) => {
     if (document.activeElement instanceof HTMLElement) opener.current = document.activeElement
