@@ -3,6 +3,7 @@ sign in, upload a PDF, ask, read a Markdown answer, open a citation at its page.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -130,6 +131,7 @@ def test_a_new_user_signs_in_uploads_a_pdf_asks_and_opens_the_citation_at_its_pa
     viewer.wait_for_load_state()
     viewer.screenshot(path=str(shots / "new-user-pdf.png"))
     viewer.close()
+    assert key not in json.dumps(page.evaluate("performance.getEntries().map(e => e.name)"))
 
     url = f"{proc.base_url}/api/documents/{document_id}/file"
     owner = httpx.get(url, headers={"Authorization": f"Bearer {key}"})
