@@ -127,7 +127,13 @@ export function PassagePanel({ source, n, onClose }: Props) {
               disabled={opening}
               className="h-9 rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none disabled:opacity-60"
             >
-              {opening ? 'Opening…' : source.page != null ? `Open the original at page ${source.page}` : 'Open the original'}
+              {opening
+                ? 'Opening…'
+                : /\.docx$/i.test(source.source)
+                  ? 'Download the original'
+                  : source.page != null
+                    ? `Open the original at page ${source.page}`
+                    : 'Open the original'}
             </button>
             {fallback && (
               <a href={fallback} target="_blank" rel="noopener" className="text-sm text-indigo-700 underline">
