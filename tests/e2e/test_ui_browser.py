@@ -81,10 +81,10 @@ def screenshot(page: Page, name: str) -> None:
 def test_answer_streams_and_persists_across_reload(live_server: Any, page: Page) -> None:
     page.goto(live_server.base_url)
     page.get_by_test_id("new-thread").click()
-    thread_id = selected_thread_id(page)
     question = "What does ragline do with my documents?"
 
     send(page, question)
+    thread_id = selected_thread_id(page)  # created with its first message
 
     answer = page.get_by_test_id("assistant-message").last
     expect(answer).to_have_attribute("data-status", "complete", timeout=RUN_TIMEOUT_MS)

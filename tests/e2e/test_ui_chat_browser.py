@@ -177,6 +177,14 @@ def test_markdown_answer_renders_safely_and_its_citation_opens_the_passage(
     both_widths(page, shots, "answer")
     answer.get_by_test_id("source-item").first.click()  # a source opens it too
     expect(page.get_by_test_id("passage-text")).to_contain_text("4,212 ships")
+    with page.context.expect_page() as opened:  # a non-PDF original opens as plain text
+        panel.get_by_test_id("open-original").click()
+    original = opened.value
+    original.wait_for_load_state()
+    assert original.url.startswith("blob:")
+    assert original.evaluate("document.contentType") == "text/plain"
+    expect(original.locator("body")).to_contain_text("# Harbour lights")
+    original.close()
 
     first_run = answer.get_attribute("data-run-id")
     page.get_by_test_id("regenerate").click()  # the answer is replaced, not appended

@@ -10,6 +10,7 @@ import { SignIn } from './components/SignIn'
 import { ThreadList, threadTitle } from './components/ThreadList'
 import { useThreadChat, type ChatMessage } from './hooks/useThreadChat'
 import { useThreads } from './hooks/useThreads'
+import { checkableClaims } from './markdown/plugins'
 import type { Collection, ModelInfo, Thread } from './types'
 
 const DEFAULT_COLLECTION = 'default'
@@ -97,10 +98,18 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
     setCollection(selected.collection ?? DEFAULT_COLLECTION)
   }
 
-  const createThread = useCallback(
-    async () => (await threads.create({ collection: collection || undefined, model: model || undefined })).thread_id,
-    [threads.create, collection, model],
-  )
+  // One creation at a time: a message sent while "New chat" is still creating its thread goes
+  // into that thread (not into the chat on screen before, nor into a second new thread).
+  const creating = useRef<Promise<string> | null>(null)
+  const createThread = useCallback(() => {
+    creating.current ??= threads
+      .create({ collection: collection || undefined, model: model || undefined })
+      .then((thread) => thread.thread_id)
+      .finally(() => {
+        creating.current = null
+      })
+    return creating.current
+  }, [threads.create, collection, model])
 
   const chat = useThreadChat(selectedId, {
     onActivity: threads.refresh,
@@ -117,16 +126,14 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
     setNotice(null)
   }
 
-  const newChat = async () => {
-    try {
-      const id = await createThread()
-      setPickersFor(id)
-      setSelectedId(id)
-      setSidebarOpen(false)
-      setNotice(null)
-    } catch (err) {
-      setNotice(errorMessage(err))
-    }
+  // A new chat is created on the server with its first message (the chat hook does it): no
+  // empty threads, and nothing typed meanwhile can land in the chat that was on screen before.
+  const [newChats, setNewChats] = useState(0)
+  const newChat = () => {
+    setNewChats((n) => n + 1) // the message box takes the focus
+    setSelectedId(null)
+    setSidebarOpen(false)
+    setNotice(null)
   }
 
   const deleteThread = async (thread: Thread) => {
@@ -154,7 +161,7 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
   }
 
   const hideUnsupported = selectedId ? (hidden[selectedId] ?? false) : false
-  const hasUnsupported = chat.messages.some((m) => m.claims?.some((c) => !c.supported))
+  const hasUnsupported = chat.messages.some((m) => checkableClaims(m.content, m.claims).some((c) => !c.supported))
   const opener = useRef<HTMLElement | null>(null)
   const openSource = useCallback((message: ChatMessage, n: number) => {
     if (document.activeElement instanceof HTMLElement) opener.current = document.activeElement
@@ -234,7 +241,7 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
           <button
             type="button"
             data-testid="new-thread"
-            onClick={() => void newChat()}
+            onClick={newChat}
             className="flex w-full items-center justify-center gap-2 rounded-lg border border-slate-600 px-3 py-2 text-sm font-medium hover:bg-slate-800 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none"
           >
             <span aria-hidden className="text-base leading-none">
@@ -376,7 +383,7 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
           streaming={chat.activeRunId !== null}
           onSend={send}
           onStop={stop}
-          focusKey={selectedId}
+          focusKey={`${selectedId}:${newChats}`}
           draft={draft}
           toolbar={
             <>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fileUrl } from './components/PassagePanel'
+import { fileUrl, viewable } from './components/PassagePanel'
 import { answerWithSources } from './copy'
 
 describe('copying and opening sources', () => {
@@ -15,5 +15,17 @@ describe('copying and opening sources', () => {
     expect(fileUrl('blob:x/1', 'application/pdf', 3)).toBe('blob:x/1#page=3')
     expect(fileUrl('blob:x/1', 'text/html', 3)).toBe('blob:x/1')
     expect(fileUrl('blob:x/1', 'application/pdf', null)).toBe('blob:x/1')
+  })
+
+  it('never opens an uploaded page as a page of this app: HTML shows as text, DOCX downloads', async () => {
+    const pdf = viewable(new Blob(['%PDF-1.4'], { type: 'application/pdf' }))
+    expect(pdf.open).toBe(true)
+    expect(pdf.blob.type).toBe('application/pdf')
+    const html = viewable(new Blob(['<script>alert(1)</script>'], { type: 'text/html' }))
+    expect(html.open).toBe(true)
+    expect(html.blob.type).toBe('text/plain;charset=utf-8')
+    expect(await html.blob.text()).toBe('<script>alert(1)</script>')
+    const docx = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'
+    expect(viewable(new Blob(['PK'], { type: docx })).open).toBe(false)
   })
 })

@@ -1,6 +1,7 @@
 import { memo, useMemo, useState } from 'react'
 import { answerWithSources, copyText, sourceLabel } from '../copy'
 import type { ChatMessage } from '../hooks/useThreadChat'
+import { checkableClaims } from '../markdown/plugins'
 import { CitationContext, Markdown, type CitationActions } from './Markdown'
 import { RunProgressView } from './RunProgressView'
 import { SourcesList } from './SourcesList'
@@ -30,6 +31,7 @@ export const MessageBubble = memo(function MessageBubble({
 }: Props) {
   const [copied, setCopied] = useState(false)
   const sources = message.sources
+  const claims = useMemo(() => checkableClaims(message.content, message.claims), [message.content, message.claims])
   const actions = useMemo<CitationActions>(
     () => ({
       open: (n) => onOpenSource(message, n),
@@ -58,7 +60,7 @@ export const MessageBubble = memo(function MessageBubble({
   }
 
   const streaming = message.status === 'streaming'
-  const unsupported = message.claims?.filter((c) => !c.supported).length ?? 0
+  const unsupported = claims.filter((c) => !c.supported).length
   const copy = async () => {
     await copyText(answerWithSources(message.content, sources))
     setCopied(true)
@@ -77,7 +79,7 @@ export const MessageBubble = memo(function MessageBubble({
         <CitationContext.Provider value={actions}>
           {message.content ? (
             <div data-testid="message-text" className="markdown">
-              <Markdown content={message.content} claims={streaming ? null : message.claims} sourceCount={sources?.length ?? 0} />
+              <Markdown content={message.content} claims={streaming ? null : claims} sourceCount={sources?.length ?? 0} />
             </div>
           ) : null}
           {streaming && message.progress && (

@@ -13,12 +13,28 @@ export function fileUrl(objectUrl: string, type: string, page: number | null | u
   return type.includes('pdf') && page != null ? `${objectUrl}#page=${page}` : objectUrl
 }
 
+const TEXT_TYPES = ['text/html', 'text/markdown', 'text/plain']
+/** How long an opened file's object URL outlives the panel (the new tab may still be loading it). */
+const REVOKE_AFTER_MS = 60_000
+
+/**
+ * How a fetched original may be shown. An object URL has this app's origin and none of the
+ * server's sandbox headers, so only a PDF opens as itself (in the browser's viewer); HTML,
+ * Markdown and text open as plain text (an uploaded page never runs here); others download.
+ */
+export function viewable(blob: Blob): { blob: Blob; open: boolean } {
+  const type = blob.type.split(';')[0].trim().toLowerCase()
+  if (type === 'application/pdf') return { blob, open: true }
+  if (TEXT_TYPES.includes(type)) return { blob: new Blob([blob], { type: 'text/plain;charset=utf-8' }), open: true }
+  return { blob, open: false }
+}
+
 /** The passage behind citation [n], with its document and page, and the original file. */
 export function PassagePanel({ source, n, onClose }: Props) {
   const [opening, setOpening] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [fallback, setFallback] = useState<string | null>(null)
-  const urls = useRef(new Map<string, { url: string; type: string }>())
+  const urls = useRef(new Map<string, { url: string; type: string; open: boolean }>())
   const closeButton = useRef<HTMLButtonElement>(null)
 
   useEffect(() => {
@@ -30,8 +46,9 @@ export function PassagePanel({ source, n, onClose }: Props) {
   useEffect(() => {
     const cache = urls.current
     return () => {
-      for (const { url } of cache.values()) URL.revokeObjectURL(url)
+      const opened = [...cache.values()]
       cache.clear()
+      setTimeout(() => opened.forEach(({ url }) => URL.revokeObjectURL(url)), REVOKE_AFTER_MS)
     }
   }, [])
 
@@ -42,9 +59,16 @@ export function PassagePanel({ source, n, onClose }: Props) {
     try {
       let file = urls.current.get(source.document_id)
       if (!file) {
-        const blob = await api.documentFile(source.document_id)
-        file = { url: URL.createObjectURL(blob), type: blob.type }
+        const shown = viewable(await api.documentFile(source.document_id))
+        file = { url: URL.createObjectURL(shown.blob), type: shown.blob.type, open: shown.open }
         urls.current.set(source.document_id, file)
+      }
+      if (!file.open) {
+        const link = document.createElement('a')
+        link.href = file.url
+        link.download = source.source.split('/').pop() || 'document'
+        link.click()
+        return
       }
       const href = fileUrl(file.url, file.type, source.page)
       const opened = window.open(href, '_blank')
@@ -103,7 +127,13 @@ export function PassagePanel({ source, n, onClose }: Props) {
               disabled={opening}
               className="h-9 rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none disabled:opacity-60"
             >
-              {opening ? 'Opening…' : source.page != null ? `Open the original at page ${source.page}` : 'Open the original'}
+              {opening
+                ? 'Opening…'
+                : /\.docx$/i.test(source.source)
+                  ? 'Download the original'
+                  : source.page != null
+                    ? `Open the original at page ${source.page}`
+                    : 'Open the original'}
             </button>
             {fallback && (
               <a href={fallback} target="_blank" rel="noopener" className="text-sm text-indigo-700 underline">

@@ -19,6 +19,8 @@ export function remarkHtmlAsText() {
 
 const CITATION = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g
 const SKIP_INSIDE = new Set(['pre', 'code', 'a'])
+/** Headings and table headers label what follows: not claims, so never marked or given sources. */
+const NOT_CLAIMS = new Set(['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'th'])
 
 export interface AnswerOptions {
   /** The Markdown source the tree was parsed from (claim offsets point into it). */
@@ -26,6 +28,34 @@ export interface AnswerOptions {
   claims?: Claim[] | null
   /** How many sources the answer has: `[n]` with 1 <= n <= sourceCount become citations. */
   sourceCount: number
+}
+
+const FENCE = /^ {0,3}(`{3,}|~{3,})/
+const ATX_HEADING = /^ {0,3}#{1,6}(\s|$)/
+const SETEXT_UNDERLINE = /^ {0,3}(=+|-+)\s*$/
+const TABLE_DELIMITER = /^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/
+
+/**
+ * The claims a reader can check. The checker cuts every line into sentences, so headings, table
+ * header rows and lines of code come back as "claims" too: they label or show, they do not claim,
+ * and are neither marked nor counted.
+ */
+export function checkableClaims(content: string, claims: Claim[] | null | undefined): Claim[] {
+  if (!claims?.length) return []
+  const labels: [number, number][] = []
+  const lines = content.split('\n')
+  let offset = 0
+  let fenced = false
+  lines.forEach((line, i) => {
+    const next = lines[i + 1] ?? ''
+    const fence = FENCE.test(line)
+    const header = line.includes('|') && next.includes('|') && next.includes('-') && TABLE_DELIMITER.test(next)
+    const setext = line.trim() !== '' && !line.includes('|') && SETEXT_UNDERLINE.test(next)
+    if (fence || fenced || ATX_HEADING.test(line) || header || setext) labels.push([offset, offset + line.length])
+    if (fence) fenced = !fenced
+    offset += line.length + 1
+  })
+  return claims.filter((c) => !labels.some(([start, end]) => start <= c.start && c.end <= end))
 }
 
 function cite(n: number): Element {
@@ -64,7 +94,8 @@ export function rehypeAnswer(options: AnswerOptions) {
     visitParents(tree, 'text', (node: Text, ancestors) => {
       if (ancestors.some((a) => a.type === 'element' && SKIP_INSIDE.has((a as Element).tagName))) return
       const parent = ancestors[ancestors.length - 1] as HastRoot | Element
-      edits.push({ parent, node, replacement: weave(node) })
+      const label = ancestors.some((a) => a.type === 'element' && NOT_CLAIMS.has((a as Element).tagName))
+      edits.push({ parent, node, replacement: label ? withCitations(node.value, sourceCount) : weave(node) })
     })
     for (const { parent, node, replacement } of edits) {
       const index = parent.children.indexOf(node)
