@@ -111,3 +111,19 @@ async def test_fragments_without_two_content_words_are_not_claims() -> None:
     claims = await ClaimChecker(WordsEmbedder()).check(
         "Sure! For example, [2]\nThe office opens at 8 in the morning.", PASSAGES)
     assert [c["text"] for c in claims] == ["The office opens at 8 in the morning."]
+
+
+def test_headings_table_headers_and_code_are_not_claims() -> None:
+    answer = (
+        "## Opening hours [1]\n"
+        "The office opens at 8. [1]\n"
+        "| day | opens |\n"
+        "|---|---|\n"
+        "| Monday | 8 |\n"
+        "```python\n"
+        "print('not a claim.')\n"
+        "```\n"
+        "It closes at 17. [2]"
+    )
+    texts = [s.text(answer) for s in split_sentences(answer)]
+    assert texts == ["The office opens at 8. [1]", "| Monday | 8 |", "It closes at 17. [2]"]

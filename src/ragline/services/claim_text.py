@@ -14,6 +14,9 @@ _END = re.compile(
     r"[.!?][\"')\]*_]*(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])*(?=\s|$)"
 )
 _LEADER = re.compile(r"^(?:[-*+>•]\s+|#{1,6}\s+|\d{1,3}[.)]\s+|\*\*\s*)+")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _ABBREVIATIONS = frozenset("e.g i.e etc vs cf approx no fig mr dr st".split())
 _WORD = re.compile(r"[a-z0-9]+(?:['_][a-z0-9]+)*")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
@@ -63,12 +66,34 @@ def _ends(line: str) -> list[int]:
     return ends
 
 
+def _not_claims(lines: list[str]) -> set[int]:
+    """Lines that state nothing to check: headings, a table's header row and rule, and code."""
+    skipped: set[int] = set()
+    in_code = False
+    for number, line in enumerate(lines):
+        if _FENCE.match(line):
+            in_code = not in_code
+            skipped.add(number)
+        elif in_code or _HEADING.match(line):
+            skipped.add(number)
+        elif _TABLE_RULE.match(line) and "-" in line:
+            skipped.add(number)
+            if number and "|" in lines[number - 1]:
+                skipped.add(number - 1)
+    return skipped
+
+
 def split_sentences(answer: str) -> list[Sentence]:
-    """Sentences in order; line breaks end one too (lists, headings). List bullets and heading
-    marks are left out of the span; empty or marker-only pieces are dropped."""
+    """Sentences in order; line breaks end one too (lists). List bullets are left out of the
+    span; empty or marker-only pieces, headings, table header rows and code are dropped."""
     sentences: list[Sentence] = []
     offset = 0
-    for line in answer.split("\n"):
+    lines = answer.split("\n")
+    skipped = _not_claims(lines)
+    for number, line in enumerate(lines):
+        if number in skipped:
+            offset += len(line) + 1
+            continue
         cuts = [0, *_ends(line), len(line)]
         for left, right in itertools.pairwise(cuts):
             piece = line[left:right]
