@@ -114,10 +114,14 @@ def _pack(units: list[_Unit], target: int, overlap: int) -> Iterator[str]:
         yield _join(current)
 
 
-def chunk_sections(sections: Iterable[Section], *, target: int, overlap: int) -> list[ChunkDraft]:
-    """Chunks in document order; each knows its page and heading path."""
+def chunk_sections(
+    sections: Iterable[Section], *, target: int, overlap: int, first_ord: int = 0
+) -> list[ChunkDraft]:
+    """Chunks in document order, numbered from `first_ord` (a document chunked piece by
+    piece); each knows its page and heading path."""
     drafts: list[ChunkDraft] = []
     for section in sections:
         for text in _pack(_units(section.text, target), target, overlap):
-            drafts.append(ChunkDraft(len(drafts), text, section.page, section.heading_path))
+            drafts.append(ChunkDraft(first_ord + len(drafts), text, section.page,
+                                     section.heading_path))
     return drafts

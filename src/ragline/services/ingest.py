@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pickle
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 from sqlalchemy import and_, or_, select, update
@@ -21,8 +24,13 @@ from sqlalchemy import and_, or_, select, update
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Document, Job
 from ragline.adapters.embed import Embedder
-from ragline.adapters.index.store import replace_chunks
-from ragline.adapters.parse import parse
+from ragline.adapters.index.store import (
+    INSERT_BATCH,
+    bump_version,
+    insert_chunks,
+    remove_chunks,
+)
+from ragline.adapters.parse.stream import PIECE_CHARS, SectionStream, open_sections
 from ragline.adapters.uploads import UploadStore
 from ragline.domain.errors import RaglineError
 from ragline.services.chunking import ChunkDraft, chunk_sections
@@ -48,6 +56,7 @@ class IngestContext:
     chunk_tokens: int = 220
     chunk_overlap: int = 40
     embed_batch: int = 64
+    piece_chars: int = PIECE_CHARS
     stale_seconds: float = 60.0
     max_attempts: int = 3
 
@@ -125,36 +134,40 @@ async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = N
         if attempt > ctx.max_attempts:
             raise RuntimeError(f"gave up after {ctx.max_attempts} interrupted attempts")
         await stage("parsing", 0.05)
+        path = ctx.uploads.path_for(document.id)
         try:
-            data = await asyncio.to_thread(ctx.uploads.read, document.id)
+            source = await asyncio.to_thread(open_sections, path, document.filename,
+                                             document.content_type, piece_chars=ctx.piece_chars)
         except FileNotFoundError as exc:
             raise RuntimeError("the uploaded file is missing from the data directory") from exc
-        parsed = await asyncio.to_thread(parse, document.filename, data, document.content_type,
-                                         ocr=False)
-        parsed = await read_scanned_pages(
-            data, parsed, lambda done: stage("ocr", 0.05 + 0.15 * done))
+        if source.whole is not None and source.whole.scanned:
+            data = await asyncio.to_thread(path.read_bytes)
+            source.whole = await read_scanned_pages(
+                data, source.whole, lambda done: stage("ocr", 0.05 + 0.15 * done))
+            del data
         await stage("chunking", 0.2)
-        drafts = await asyncio.to_thread(chunk_sections, parsed.sections,
-                                         target=ctx.chunk_tokens, overlap=ctx.chunk_overlap)
-        await stage("embedding", 0.25)
-        texts = [embedding_text(parsed.title, d) for d in drafts]
-        parts: list[np.ndarray] = []
-        for start in range(0, len(texts), ctx.embed_batch):
-            parts.append(await ctx.embedder.embed(texts[start:start + ctx.embed_batch]))
-            await stage("embedding", 0.25 + 0.65 * min(1.0, (start + ctx.embed_batch) / len(texts)))
-        await stage("indexing", 0.92)
-        vectors = np.concatenate(parts) if parts else np.zeros((0, ctx.embedder.dim), np.float32)
-        async with ctx.db.session() as session:
-            await _finish(session, job_id, attempt)
-            current = await session.get(Document, document.id)
-            if current is None:
-                raise Superseded(job_id)
-            await replace_chunks(session, document_id=current.id,
-                                 collection_id=current.collection_id, drafts=drafts,
-                                 vectors=vectors)
-            current.status, current.error, current.updated_at = READY, None, _now()
-            current.title, current.pages, current.chunks = parsed.title, parsed.pages, len(drafts)
-        hooks.job_counts(parsed.pages, len(drafts))
+        with _Spill(ctx.uploads.root) as spill:
+            await _embed_pieces(ctx, source, spill,
+                                lambda f: stage("embedding", 0.25 + 0.65 * f))
+            await stage("indexing", 0.92)
+            async with ctx.db.session() as session:
+                await _finish(session, job_id, attempt)
+                current = await session.get(Document, document.id)
+                if current is None:
+                    raise Superseded(job_id)
+                await remove_chunks(session, document_id=current.id,
+                                    collection_id=current.collection_id)
+                while rows := await asyncio.to_thread(spill.read, INSERT_BATCH):
+                    drafts, vectors = rows
+                    await insert_chunks(session, document_id=current.id,
+                                        collection_id=current.collection_id, drafts=drafts,
+                                        vectors=vectors)
+                await bump_version(session, current.collection_id)
+                current.status, current.error, current.updated_at = READY, None, _now()
+                current.title, current.pages = source.title, source.pages
+                current.chunks = spill.count
+        chunks = spill.count
+        hooks.job_counts(source.pages, chunks)
         if observer is not None:
             observer(READY, 1.0)
         return READY
@@ -175,6 +188,89 @@ async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = N
         return FAILED
     finally:
         beat.cancel()
+
+
+class _Spill:
+    """Chunks and their vectors on disk (an unlinked temporary file) from embedding to the
+    final transaction, so a large document's chunks never sit in memory all at once."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.file: IO[bytes] = tempfile.TemporaryFile(dir=directory)
+        self.count = 0
+        self._read = False
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.file.close()
+
+    def add(self, drafts: list[ChunkDraft], vectors: np.ndarray) -> None:
+        """Blocking (small: one embedding batch)."""
+        pickle.dump((drafts, vectors), self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += len(drafts)
+
+    def read(self, at_least: int) -> tuple[list[ChunkDraft], np.ndarray] | None:
+        """Blocking: the next batches, at least `at_least` chunks of them (None at the end)."""
+        if not self._read:
+            self.file.seek(0)
+            self._read = True
+        drafts: list[ChunkDraft] = []
+        vectors: list[np.ndarray] = []
+        while len(drafts) < at_least:
+            try:
+                more, matrix = pickle.load(self.file)
+            except EOFError:
+                break
+            drafts.extend(more)
+            vectors.append(matrix)
+        if not drafts:
+            return None
+        return drafts, np.concatenate(vectors)
+
+
+async def _embed_pieces(
+    ctx: IngestContext,
+    source: SectionStream,
+    spill: _Spill,
+    progress: Callable[[float], Awaitable[None]],
+) -> None:
+    """Piece by piece: read and chunk the next piece in a worker thread while the current
+    chunks are embedded, in batches of at most `embed_batch`, and spilled to disk."""
+    pieces = source.pieces()
+    made = 0
+
+    def next_drafts() -> list[ChunkDraft] | None:
+        piece = next(pieces, None)
+        if piece is None:
+            return None
+        return chunk_sections(piece, target=ctx.chunk_tokens, overlap=ctx.chunk_overlap,
+                              first_ord=made)
+
+    pending: list[ChunkDraft] = []
+    upcoming = asyncio.create_task(asyncio.to_thread(next_drafts))
+    try:
+        while True:
+            drafts = await upcoming
+            done = drafts is None
+            if drafts is not None:
+                made += len(drafts)
+                pending.extend(drafts)
+                upcoming = asyncio.create_task(asyncio.to_thread(next_drafts))
+            while len(pending) >= ctx.embed_batch or (done and pending):
+                batch, pending = pending[:ctx.embed_batch], pending[ctx.embed_batch:]
+                texts = [embedding_text(source.title, d) for d in batch]
+                vectors = await ctx.embedder.embed(texts)
+                await asyncio.to_thread(spill.add, batch, vectors)
+                await progress(source.fraction * (made - len(pending)) / max(made, 1))
+            if done:
+                return
+    finally:
+        if not upcoming.done():
+            upcoming.cancel()
+            with contextlib.suppress(BaseException):
+                await upcoming
 
 
 async def _finish(session: Any, job_id: str, attempt: int) -> None:

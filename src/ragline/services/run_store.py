@@ -280,7 +280,12 @@ class RunStore:
                 .where(RunEvent.run_id == run_id, RunEvent.type == "token")
                 .order_by(RunEvent.seq)
             )
-            text = "".join(str(d.get("delta", "")) for d in tokens)
+            deltas = [str(d.get("delta", "")) for d in tokens]
+            text = "".join(deltas)
+            # Its executor died (SIGKILL): the token events it committed are its usage so far,
+            # one completion token per delta, as a live run counts them before the provider's.
+            if len(deltas) > (run.completion_tokens or 0):
+                run.completion_tokens = len(deltas)
         message_id = None
         if text or outcome.status == DONE:
             state = {DONE: "complete", CANCELLED: "cancelled"}.get(outcome.status, "failed")

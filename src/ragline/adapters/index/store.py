@@ -52,9 +52,24 @@ async def replace_chunks(
     vectors: np.ndarray,
 ) -> None:
     """The document's chunks become exactly `drafts` (a retried job never duplicates)."""
+    await session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+    await insert_chunks(session, document_id=document_id, collection_id=collection_id,
+                        drafts=drafts, vectors=vectors)
+    await bump_version(session, collection_id)
+
+
+async def insert_chunks(
+    session: AsyncSession,
+    *,
+    document_id: str,
+    collection_id: str,
+    drafts: Sequence[ChunkRow],
+    vectors: np.ndarray,
+) -> None:
+    """Add chunks without bumping the version (a caller writing a document batch by batch
+    deletes its old chunks first and bumps the version once, in the same transaction)."""
     if len(drafts) != len(vectors):
         raise ValueError("one vector per chunk expected")
-    await session.execute(delete(Chunk).where(Chunk.document_id == document_id))
     in_database = await has_vector_column(session)
     rows: list[dict[str, object]] = [
         {"document_id": document_id, "collection_id": collection_id, "ord": d.ord,
@@ -69,7 +84,6 @@ async def replace_chunks(
     statement = INSERT_CHUNKS if in_database else insert(Chunk)
     for start in range(0, len(rows), INSERT_BATCH):
         await session.execute(statement, rows[start:start + INSERT_BATCH])
-    await bump_version(session, collection_id)
 
 
 async def remove_chunks(session: AsyncSession, *, document_id: str, collection_id: str) -> None:
