@@ -112,6 +112,34 @@ def test_rate_limit_rejections_are_counted_and_answered_with_a_request_id(
     assert metrics.RATE_LIMITED._value.get() - before == len(refused)
 
 
+def test_unexpected_errors_answer_500_with_the_request_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a route (the inner error middleware answers) and in a middleware outside it (the
+    rate limiter's store failing in an unexpected way): both 500s carry the request id."""
+    from ragline.web.ratelimit import MemoryCounter
+    from ragline.web.routes import threads
+
+    def page_broken(*_args: object) -> object:
+        raise RuntimeError("boom")
+
+    async def hit_broken(*_args: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(threads, "page", page_broken)
+    monkeypatch.setattr(MemoryCounter, "hit", hit_broken)
+    with _app(tmp_path) as client:
+        in_route = client.get("/api/threads", headers={"X-Request-ID": "req-500-route"})
+    with _app(tmp_path, rate_limit_per_minute=100) as client:
+        outside = client.get("/api/threads", headers={"X-Request-ID": "req-500-edge"})
+        after = client.get("/healthz")
+    for answer, given in ((in_route, "req-500-route"), (outside, "req-500-edge")):
+        assert answer.status_code == 500, answer.text
+        assert answer.headers["x-request-id"] == given
+        assert answer.json()["error"]["code"] == "internal_error"
+    assert after.status_code == 200
+
+
 def test_tracing_is_off_without_an_endpoint_and_loads_no_sdk(tmp_path: Path) -> None:
     """(FastAPI and redis import parts of OpenTelemetry themselves; ragline adds no tracer.)"""
     assert not tracing.enabled()

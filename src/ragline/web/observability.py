@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ragline.telemetry import logs
 from ragline.telemetry import metrics as m
 from ragline.telemetry.logs import JsonFormatter, configure_logging
+from ragline.web.errors import error_body
 
 __all__ = ["JsonFormatter", "Metrics", "configure_logging", "install_observability"]
 
@@ -147,10 +149,12 @@ class _ObserveMiddleware:
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         start = time.perf_counter()
         stream: Any = None
+        started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal stream
+            nonlocal stream, started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []),
                                       (b"x-request-id", request_id.encode())]
                 status = message["status"]
@@ -162,10 +166,16 @@ class _ObserveMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except Exception:
-            if stream is None:
-                self._record(scope, 500, time.perf_counter() - start)
-            raise
+        except Exception as exc:
+            if started:
+                if stream is None:
+                    self._record(scope, 500, time.perf_counter() - start)
+                raise
+            # An error outside the inner error middleware (a middleware between the two):
+            # answered here, so the 500 carries the request id like every other answer.
+            log.error("unhandled error", exc_info=exc)
+            await JSONResponse(error_body("internal_error", "an unexpected error occurred"),
+                               500)(scope, receive, send_wrapper)
         finally:
             if stream is not None:
                 stream.dec()
