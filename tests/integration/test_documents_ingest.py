@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select, update
 
 from ragline.adapters.db.database import Database
+from ragline.adapters.db.migrate import upgrade
 from ragline.adapters.db.tables import Chunk, Job
 from ragline.adapters.index import EmbedderMismatch, check_embedder
 from ragline.domain.errors import NotFound
@@ -241,3 +247,67 @@ async def test_the_vector_cache_follows_inserts_and_deletes_incrementally(
     assert hits[0]["source"] == "three.txt"
     assert "two.txt" not in {h["source"] for h in hits}
     assert hits[0]["relevance"] > 0.5
+
+
+class _CountingEmbedder:
+    """Our embedding port, faked: records the size of every call."""
+
+    name, dim = "test:counting", 8
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        vectors = np.ones((len(texts), self.dim), np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+async def test_a_large_text_is_read_chunked_and_embedded_in_bounded_pieces_off_the_loop(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: a big upload is never parsed whole, nor on the event loop; it is embedded in
+    batches of at most `embed_batch` and every chunk is written once, in order."""
+    import ragline.services.ingest as ingest_module
+    from ragline.adapters.parse import stream as stream_module
+
+    loop_thread = threading.get_ident()
+    seen: list[tuple[bool, int]] = []  # (on the loop's thread, characters) per chunking call
+    chunk = ingest_module.chunk_sections
+
+    def recording_chunk(sections: Sequence[Any], **kwargs: Any) -> Any:
+        seen.append((threading.get_ident() == loop_thread, sum(len(s.text) for s in sections)))
+        return chunk(sections, **kwargs)
+
+    def no_whole_parse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a plain text upload was parsed whole")
+
+    monkeypatch.setattr(ingest_module, "chunk_sections", recording_chunk)
+    monkeypatch.setattr(stream_module, "parse", no_whole_parse)
+    paragraph = " ".join(f"Word{i} of the bounded ingestion test." for i in range(30))
+    data = "\n\n".join(f"Section {n}. {paragraph}" for n in range(600)).encode()  # ~0.8 MB
+    settings = settings_for(database_url, tmp_path / "data")
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    embedder = _CountingEmbedder()
+    service = DocumentService(settings, db, embedder)
+    service.ingest.piece_chars, service.ingest.embed_batch = 64 * 1024, 16
+    await service.start()
+    try:
+        owner = await add_user(db)
+        registered = await service.upload(owner, filename="big.txt", data=data)
+        job = await wait_for_job(service, owner, registered.job.id)
+        assert job.status == "ready", job.error
+        document = (await service.get_document(owner, registered.document.id)).document
+        async with db.session() as session:
+            ords = list(await session.scalars(
+                select(Chunk.ord).where(Chunk.document_id == document.id).order_by(Chunk.ord)))
+    finally:
+        await service.stop()
+        await db.dispose()
+    assert document.chunks == len(ords) == sum(embedder.calls) > 200
+    assert ords == list(range(len(ords)))
+    assert max(embedder.calls) <= 16 and len(embedder.calls) <= len(ords) // 16 + len(seen)
+    assert len(seen) >= len(data) // (64 * 1024)  # one chunking call per piece
+    assert not any(on_loop for on_loop, _ in seen)
+    assert max(size for _, size in seen) <= 64 * 1024

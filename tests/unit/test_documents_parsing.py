@@ -162,3 +162,42 @@ def test_unsupported_types_are_refused(
 def test_empty_and_whitespace_files_are_parse_errors() -> None:
     with pytest.raises(ParseError, match="empty"):
         parse("blank.txt", b"  \n\n ")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "cp1252"])
+def test_a_text_file_streamed_in_small_pieces_reads_as_the_whole_file_does(
+    tmp_path, encoding: str  # type: ignore[no-untyped-def]
+) -> None:
+    """Ingestion reads plain text piece by piece (issue 16): same title, pages and text."""
+    from ragline.adapters.parse.stream import open_sections
+
+    pages = ["Caf\u00e9 guide\n\n" + "\n\n".join(
+        f"Paragraph {p}.{i}: the   espresso machine\tneeds descaling monthly." for i in range(40)
+    ) for p in range(3)]
+    raw = "\f".join(pages)
+    data = raw.encode("utf-16") if encoding == "utf-16" else raw.encode(encoding)
+    path = tmp_path / "guide.txt"
+    path.write_bytes(data)
+    whole = parse("guide.txt", data)
+    stream = open_sections(path, "guide.txt", "text/plain", piece_chars=500)
+    pieces = list(stream.pieces())
+    assert len(pieces) > 10
+    assert all(sum(len(s.text) for s in piece) <= 500 for piece in pieces)
+    streamed = [s for piece in pieces for s in piece]
+    assert (stream.title, stream.pages) == (whole.title, whole.pages) == ("Caf\u00e9 guide", 3)
+    for page in (1, 2, 3):
+        assert "\n\n".join(s.text for s in streamed if s.page == page) == next(
+            s.text for s in whole.sections if s.page == page)
+    assert stream.fraction == 1.0
+
+
+def test_streamed_text_refuses_binary_and_blank_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ragline.adapters.parse.stream import open_sections
+
+    binary, blank = tmp_path / "b.txt", tmp_path / "e.txt"
+    binary.write_bytes(b"abc\x00def" * 100)
+    blank.write_bytes(b" \n\n \t" * 100)
+    with pytest.raises(ParseError, match="binary"):
+        open_sections(binary, "b.txt", None)
+    with pytest.raises(ParseError, match="empty"):
+        open_sections(blank, "e.txt", None)
