@@ -114,3 +114,23 @@ async def test_reconnect_at_done_closes_at_once(processes: list[Process]) -> Non
     assert await asyncio.wait_for(events_after(0), 5) == [1, 2, 3]
     assert await asyncio.wait_for(events_after(3), 5) == []
     assert await asyncio.wait_for(events_after(99), 5) == []
+
+
+async def test_a_run_whose_executor_died_keeps_the_tokens_it_streamed(
+    processes: list[Process],
+) -> None:
+    """Issue 16: a SIGKILLed run reported usage 0/0; its committed token events count."""
+    from ragline.adapters.db.tables import Run
+
+    dead, alive = processes
+    owner, thread = await _thread(dead.db)
+    run_id = await _admit(dead.store, owner, thread, executor="dead-process")
+    await dead.store.open(run_id)
+    for piece in ("one", " two", " three"):
+        dead.store.append(run_id, "token", {"delta": piece})
+    await dead.writer.flush()
+    assert await alive.store.fail_interrupted(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    async with alive.db.session() as session:
+        run = await session.get(Run, run_id)
+        assert run is not None and run.status == "failed"
+        assert run.completion_tokens == 3
