@@ -21,6 +21,7 @@ from ragline.services.documents import DocumentService
 
 console = Console()
 MODES = ("hybrid", "bm25", "vector")
+CLI_FILES_AT_ONCE = 8
 
 
 @dataclass
@@ -93,7 +94,9 @@ async def _ingest(
     files: list[tuple[Path, str]], collection: str, settings: Settings
 ) -> list[Outcome]:
     async with open_service(settings) as (service, owner):
-        slots = asyncio.Semaphore(settings.ingest_concurrency)
+        # Several files at once: their chunks meet in the embedder's merged encoder calls,
+        # and one file's parsing and writing overlap another's encoding.
+        slots = asyncio.Semaphore(max(settings.ingest_concurrency, CLI_FILES_AT_ONCE))
         columns = (TextColumn("{task.description}"), BarColumn(),
                    TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:

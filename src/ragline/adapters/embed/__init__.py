@@ -34,9 +34,10 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 def build_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "local":
+        from ragline.adapters.embed.batching import BatchingEmbedder
         from ragline.adapters.embed.local import LocalEmbedder
 
-        return LocalEmbedder(batch_size=settings.embedding_batch_size)
+        return BatchingEmbedder(LocalEmbedder(batch_size=settings.embedding_batch_size))
     if settings.embedder == "openai":
         from ragline.adapters.embed.openai_compat import OpenAICompatEmbedder
 
