@@ -255,6 +255,8 @@ async def _embed_pieces(
             drafts = await upcoming
             done = drafts is None
             if drafts is not None:
+                if not made:
+                    await progress(0.0)  # the first piece is chunked: embedding starts
                 made += len(drafts)
                 pending.extend(drafts)
                 upcoming = asyncio.create_task(asyncio.to_thread(next_drafts))
