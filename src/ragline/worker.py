@@ -12,8 +12,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-
-from taskiq import AsyncBroker
+from typing import TYPE_CHECKING
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.embed import Embedder
@@ -23,13 +22,16 @@ from ragline.adapters.uploads import UploadStore
 from ragline.config import Settings
 from ragline.services.ingest import IngestContext, requeue_stale
 
+if TYPE_CHECKING:
+    from taskiq import AsyncBroker
+
 __all__ = ["JobQueue", "build_broker", "ingest_context", "run_worker", "sweep_forever"]
 log = logging.getLogger(__name__)
 TASK_NAME = "ragline.ingest"
 Handler = Callable[[str], Awaitable[str]]
 
 
-def build_broker(settings: Settings) -> AsyncBroker:
+def build_broker(settings: Settings) -> AsyncBroker | None:
     return _build_broker(settings.redis_url, settings.ingest_queue)
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
 
 log = logging.getLogger(__name__)
 PREFIX = "ragline:conversation:"
@@ -21,11 +21,16 @@ PREFIX = "ragline:conversation:"
 
 class ConversationCache:
     def __init__(self, client: aioredis.Redis, ttl_seconds: int = 600) -> None:
+        from redis.exceptions import RedisError
+
         self._redis = client
         self._ttl = ttl_seconds
+        self._errors = (RedisError, OSError)
 
     @classmethod
     def from_url(cls, url: str, ttl_seconds: int = 600) -> ConversationCache:
+        from redis import asyncio as aioredis  # only when Redis is configured
+
         client = aioredis.from_url(url, decode_responses=True, socket_timeout=2)
         return cls(client, ttl_seconds)
 
@@ -35,7 +40,7 @@ class ConversationCache:
             return []
         try:
             raw = await self._redis.mget([PREFIX + cid for cid, _ in keys])
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             log.warning("conversation cache read failed: %s", exc)
             return [None] * len(keys)
         out: list[dict[str, Any] | None] = []
@@ -49,13 +54,13 @@ class ConversationCache:
         value = json.dumps({"stamp": stamp, "data": data}, separators=(",", ":"))
         try:
             await self._redis.set(PREFIX + conversation_id, value, ex=self._ttl)
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             log.warning("conversation cache write failed: %s", exc)
 
     async def forget(self, conversation_id: str) -> None:
         try:
             await self._redis.delete(PREFIX + conversation_id)
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             log.warning("conversation cache invalidation failed: %s", exc)
 
     async def aclose(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,7 +18,9 @@ from rich.table import Table
 from ragline.adapters.parse import EXTENSIONS
 from ragline.config import Settings
 from ragline.domain.errors import RaglineError
-from ragline.services.documents import DocumentService
+
+if TYPE_CHECKING:
+    from ragline.services.documents import DocumentService  # imported when a command runs
 
 console = Console()
 MODES = ("hybrid", "bm25", "vector")

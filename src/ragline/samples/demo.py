@@ -8,10 +8,6 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ragline.samples.facts import seeded_cv
-from ragline.samples.prose import template_prose, with_prose
-from ragline.samples.render import render_html, render_pdf
-
 if TYPE_CHECKING:
     from ragline.services.documents import DocumentView
     from ragline.services.library import Registered
@@ -46,6 +42,10 @@ class DemoDocument:
 
 def demo_pdf(seed: int, index: int) -> tuple[str, str, str, bytes]:
     """(person, title, file name, PDF bytes) of sample CV `index`: blocking, about half a second."""
+    from ragline.samples.facts import seeded_cv
+    from ragline.samples.prose import template_prose, with_prose
+    from ragline.samples.render import render_html, render_pdf
+
     skeleton, facts = seeded_cv(seed, index)
     cv = with_prose(skeleton, template_prose(skeleton, random.Random(f"prose:{seed}:{index}")))
     pdf = render_pdf(render_html(cv, facts.layout))
@@ -56,6 +56,8 @@ async def load_demo(docs: Uploads, owner_id: str, *, collection: str = DEMO_COLL
                     count: int = DEMO_COUNT, seed: int = DEMO_SEED) -> list[DemoDocument]:
     """Generate `count` CVs and queue their ingestion into `collection` (created if needed).
     Sample CVs already there are kept, not added twice."""
+    from ragline.samples.facts import seeded_cv  # Faker and the renderer: only when asked
+
     existing: dict[str, DocumentView] = {}
     if await docs.collection_version(owner_id, collection) is not None:
         views = await docs.list_documents(owner_id, collection, limit=1000)

@@ -7,8 +7,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from ragline.adapters.parse import ParsedDocument
-from ragline.adapters.parse.ocr import ocr_page
-from ragline.adapters.parse.pdf import with_ocr_text
 
 Report = Callable[[float], Awaitable[None]]  # the share of the scanned pages done, 0..1
 
@@ -17,6 +15,9 @@ async def read_scanned_pages(data: bytes, parsed: ParsedDocument, report: Report
     """The document with the text of its scanned pages; unchanged when it has none."""
     if not parsed.scanned:
         return parsed
+    from ragline.adapters.parse.ocr import ocr_page  # pypdf and the OCR: only for scans
+    from ragline.adapters.parse.pdf import with_ocr_text
+
     texts: dict[int, str] = {}
     for done, page in enumerate(parsed.scanned, start=1):
         texts[page] = await asyncio.to_thread(ocr_page, data, page)

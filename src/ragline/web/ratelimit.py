@@ -6,12 +6,14 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragline.telemetry import metrics
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 LIMITED_PREFIXES = ("/api/", "/v1/", "/llm/", "/conversations", "/stream_question", "/ws")
 
@@ -37,6 +39,8 @@ class MemoryCounter:
 
 class RedisCounter:
     def __init__(self, url: str) -> None:
+        from redis.asyncio import Redis  # only when Redis is configured
+
         self._redis: Redis = Redis.from_url(url)
 
     async def hit(self, key: str, window: int) -> int:

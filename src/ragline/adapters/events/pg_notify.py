@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +32,16 @@ class PgNotifier:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
+        import asyncpg  # only for PostgreSQL
+
         self._conn = await asyncpg.connect(self._dsn)
         await self._conn.add_listener(CHANNEL, self._on_event)
         await self._conn.add_listener(CONTROL, self._on_control)
 
     async def stop(self) -> None:
         if self._conn is not None:
+            import asyncpg
+
             conn, self._conn = self._conn, None
             try:
                 await asyncio.wait_for(conn.close(), timeout=5)

@@ -8,12 +8,13 @@ import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any
 
 from ragline.adapters.events.bus import LocalBus
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 CHANNEL = "ragline:events"
 CONTROL = "ragline:control"
@@ -24,6 +25,8 @@ class RedisNotifier:
     """Publishes after commit (a subscriber woken early would read nothing and go back to sleep)."""
 
     def __init__(self, url: str, bus: LocalBus) -> None:
+        from redis.asyncio import Redis  # only when Redis is configured
+
         self._redis: Redis = Redis.from_url(url)
         self._bus = bus
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
