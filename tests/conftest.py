@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from tests.support.isolation import REDIS_URL
 from tests.support.processes import ServerProcess as LiveServer
 from tests.support.processes import free_port, server_env
 
-__all__ = ["LiveServer", "free_port", "server_env"]
+__all__ = ["REDIS_URL", "LiveServer", "free_port", "server_env"]
 
 PG_ADMIN_DSN = os.environ.get("RAGLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [b for b in os.environ.get("RAGLINE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
@@ -64,6 +65,12 @@ def model_dir() -> Path:
     from ragline.config import Settings
 
     return Settings().model_dir
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """This test process's own Redis database (one per xdist worker): see support/isolation.py."""
+    return REDIS_URL
 
 
 @pytest.fixture(params=BACKENDS)

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import jwt
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support.isolation import REDIS_URL
 
 
 def create_key(server, user: str) -> str:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support.isolation import REDIS_URL
 
 
 def chat(client: httpx.Client, conversation_id: str | None, message: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support.isolation import REDIS_URL
 
 
 @pytest.fixture(params=["postgres-notify", "sqlite-redis"])

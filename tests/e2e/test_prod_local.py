@@ -17,6 +17,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from tests.support.isolation import REDIS_URL
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,9 @@ def test_prod_local_streams_a_chat_through_nginx_and_stops_everything(
         BIN=str(Path(sys.executable).parent), NGINX=str(NGINX),
         PROD_LOCAL_PORT=str(free_port()), PROD_LOCAL_API_PORTS=" ".join(map(str, ports)),
         PROD_LOCAL_DIR=str(tmp_path / "prod"), PROD_LOCAL_STOP_GRACE="3",
-        RAGLINE_DATABASE_URL=pg_url, RAGLINE_INGEST_QUEUE=f"ragline:test:{uuid.uuid4().hex}",
+        RAGLINE_DATABASE_URL=pg_url, RAGLINE_REDIS_URL=REDIS_URL,
+        RAGLINE_INGEST_QUEUE=f"ragline:test:{uuid.uuid4().hex}",
+        RAGLINE_RUN_QUEUE=f"ragline:test-runs:{uuid.uuid4().hex}",
         RAGLINE_DEFAULT_MODEL="scripted", RAGLINE_SCRIPTED_TOKEN_DELAY_MS="5",
         RAGLINE_EMBEDDER_WARMUP="false", RAGLINE_LOAD_MODEL_AT_STARTUP="false",
         RAGLINE_LOG_LEVEL="WARNING", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",

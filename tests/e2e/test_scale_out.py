@@ -8,7 +8,6 @@ and killing a replica or the worker never leaves a stream without `done`.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
@@ -23,9 +22,8 @@ import pytest
 from httpx_sse import connect_sse
 
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.support.isolation import REDIS_URL
 from tests.support.processes import ServerProcess, WorkerProcess, server_env
-
-REDIS_URL = os.environ.get("RAGLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 class Cluster:

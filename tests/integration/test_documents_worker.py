@@ -23,8 +23,8 @@ from tests.integration.documents_support import (
     settings_for,
     wait_for_job,
 )
+from tests.support.isolation import REDIS_URL
 
-REDIS_URL = os.environ.get("RAGLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 pytestmark = pytest.mark.redis
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from ragline.adapters.queue import JobQueue, build_broker
 from ragline.bootstrap import build_container
 from ragline.config import Settings
 from tests.fakes import FakeModels
+from tests.support.isolation import REDIS_URL
 
-REDIS_URL = os.environ.get("RAGLINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 pytestmark = pytest.mark.redis
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -12,11 +14,26 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.isolation import worker_index
+
+# Ports below Linux's ephemeral range (32768-60999), so no outgoing connection takes one between
+# `free_port` and the server's bind; each xdist worker draws from its own block.
+PORT_BASE, PORT_BLOCK, PORT_BLOCKS = 20000, 1000, 12
+_port_offsets = itertools.count(random.SystemRandom().randrange(PORT_BLOCK))
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, from this process's block (each worker has its own)."""
+    low = PORT_BASE + ((worker_index() or 0) % PORT_BLOCKS) * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        port = low + next(_port_offsets) % PORT_BLOCK
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{low + PORT_BLOCK - 1}")
 
 
 def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -71,7 +88,9 @@ class ServerProcess(_ChildProcess):
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> None:
+    def start(self, timeout: float = 120.0, port_retries: int = 3) -> None:
+        """Start and wait for /healthz; a port someone else bound meanwhile: another port."""
+        logged = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ragline", "serve", "--port", str(self.port)],
@@ -80,6 +99,12 @@ class ServerProcess(_ChildProcess):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                with self.log_path.open("rb") as log:
+                    log.seek(logged)
+                    said = log.read().decode(errors="replace")
+                if port_retries > 0 and "address already in use" in said.lower():
+                    self.port = free_port()
+                    return self.start(timeout, port_retries - 1)
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
