@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := .make
 TORCH_VERSION := 2.13.0
 PYTEST_ARGS ?=
+# Two worker processes (this machine has 2 cores); tests sharing a module-scoped server or model
+# stay on one worker (tests/conftest.py). `make test PYTEST_XDIST=` runs serially.
+PYTEST_XDIST ?= -n 2 --dist loadgroup
 
 .PHONY: pdf-libs setup serve test test-unit test-integration test-e2e bench eval lint ui models \
 	chromium ocr clean nginx prod-local
@@ -65,7 +68,7 @@ ocr:
 test: setup chromium
 	-@$(MAKE) -s nginx  # the prod-local test needs it; without it (not root) that test skips
 	cd web && npx vitest run
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 test-unit: $(STAMP)/python
 	$(BIN)/python -m pytest -q tests/unit

@@ -54,7 +54,7 @@ class MCPEndpoint:
         """Serve while the app runs; the session manager starts with the first request (a
         fresh one each time the app runs: they run only once) and stops with the app."""
         self._running = True
-        self._stop = asyncio.Event()
+        self._lock, self._stop = asyncio.Lock(), asyncio.Event()  # this loop's
         try:
             yield
         finally:
