@@ -25,7 +25,8 @@ from tests.integration.documents_support import (
 )
 from tests.support.isolation import REDIS_URL
 
-pytestmark = pytest.mark.redis
+# Both backends' worker processes load the embedding model: never at once (--dist loadgroup).
+pytestmark = [pytest.mark.redis, pytest.mark.xdist_group("documents_worker")]
 
 
 class Workers:

@@ -26,7 +26,9 @@ def build_broker(redis_url: str | None, queue_name: str) -> AsyncBroker | None:
     if redis_url:
         from taskiq_redis import ListQueueBroker
 
-        return ListQueueBroker(redis_url, queue_name=queue_name)
+        # No read timeout: the consumer blocks on BRPOP while the queue is idle. redis-py 8's
+        # default (5 s) made it fail there, and taskiq's restart cancelled the running jobs.
+        return ListQueueBroker(redis_url, queue_name=queue_name, socket_timeout=None)
     return None
 
 
