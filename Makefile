@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 STAMP := .make
 TORCH_VERSION := 2.13.0
 PYTEST_ARGS ?=
-# Two worker processes (this machine has 2 cores); tests sharing a module-scoped server or model
-# stay on one worker (tests/conftest.py). `make test PYTEST_XDIST=` runs serially.
-PYTEST_XDIST ?= -n 2 --dist loadgroup
+# Two worker processes (this machine has 2 cores), each test file on one of them, so a file's
+# module-scoped servers and models are built once. (`--dist loadgroup` groups nothing with
+# pytest 9.2: pytest-xdist issue #1386.) `make test PYTEST_XDIST=` runs serially.
+PYTEST_XDIST ?= -n 2 --dist loadfile
 
 .PHONY: pdf-libs setup serve test test-unit test-integration test-e2e bench eval lint ui models \
 	chromium ocr clean nginx prod-local

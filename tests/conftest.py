@@ -23,23 +23,6 @@ PG_ADMIN_DSN = os.environ.get("RAGLINE_TEST_PG", "postgresql://postgres@127.0.0.
 BACKENDS = [b for b in os.environ.get("RAGLINE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """For `--dist loadgroup` (`make test`): the real-model tests share one worker (one LLM in
-    memory at a time), and tests that share a module-scoped fixture (a server, a loaded model,
-    a browser) share one worker, so it is built once; every other test goes wherever is free."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        if item.get_closest_marker("model") is not None:
-            item.add_marker(pytest.mark.xdist_group("model"))
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d.scope in ("module", "package", "class") for group in defs for d in group):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
 async def _pg_admin(sql: str) -> None:
     import asyncpg
 

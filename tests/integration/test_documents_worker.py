@@ -25,8 +25,7 @@ from tests.integration.documents_support import (
 )
 from tests.support.isolation import REDIS_URL
 
-# Both backends' worker processes load the embedding model: never at once (--dist loadgroup).
-pytestmark = [pytest.mark.redis, pytest.mark.xdist_group("documents_worker")]
+pytestmark = pytest.mark.redis
 
 
 class Workers:
