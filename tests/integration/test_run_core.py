@@ -43,9 +43,8 @@ async def post(client: httpx.AsyncClient, thread_id: str, content: str,
                              **params)
 
 
-async def wait_finished(client: httpx.AsyncClient, run_id: str,
-                        timeout: float = 30) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
+async def wait_finished(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
+    async with asyncio.timeout(30):
         while True:
             run = (await client.get(f"/api/runs/{run_id}")).json()
             if run["status"] in TERMINAL:
@@ -206,8 +205,9 @@ async def test_run_sse_wire_format_is_exact(app_client: httpx.AsyncClient) -> No
     message_id = messages[-1]["message_id"]
     response = await app_client.get(f"/api/runs/{run_id}/events")
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
-    final = ('{"message_id":"%s","content":"a b c","sources":[],"usage":{"prompt_tokens":26,'
-             '"completion_tokens":3,"cached_tokens":0},"model":"scripted"}' % message_id)
+    final = ('{"message_id":"<mid>","content":"a b c","sources":[],"usage":{"prompt_tokens":26,'
+             '"completion_tokens":3,"cached_tokens":0},"model":"scripted"}'
+             ).replace("<mid>", message_id)
     assert response.text == (
         'id: 1\nevent: status\ndata: {"status":"queued"}\n\n'
         'id: 2\nevent: status\ndata: {"status":"running"}\n\n'
@@ -512,9 +512,9 @@ def test_websocket_streams_the_same_events_as_sse_exactly(make_sync_app) -> None
         '{"seq":3,"type":"status","data":{"status":"running","stage":"generating"}}',
         '{"seq":4,"type":"token","data":{"delta":"a"}}',
         '{"seq":5,"type":"token","data":{"delta":" b"}}',
-        '{"seq":6,"type":"final","data":{"message_id":"%s","content":"a b","sources":[],'
-        '"usage":{"prompt_tokens":25,"completion_tokens":2,"cached_tokens":0},'
-        '"model":"scripted"}}' % message_id,
+        ('{"seq":6,"type":"final","data":{"message_id":"<mid>","content":"a b","sources":[],'
+         '"usage":{"prompt_tokens":25,"completion_tokens":2,"cached_tokens":0},'
+         '"model":"scripted"}}').replace("<mid>", message_id),
         '{"seq":7,"type":"done","data":{"status":"done"}}',
     ]
     sse = client.get(f"/api/runs/{run_id}/events").text
