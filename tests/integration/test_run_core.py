@@ -560,4 +560,4 @@ def test_websocket_unknown_run_is_refused(make_sync_app) -> None:
     with pytest.raises(WebSocketDisconnect) as refused:
         with client.websocket_connect("/api/runs/nope/ws") as ws:
             ws.receive_text()
-    assert refused.value.code in (1008, 4404, 403)
+    assert refused.value.code == 4404
