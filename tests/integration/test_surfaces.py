@@ -733,3 +733,30 @@ async def test_jwt_subjects_are_users(make_app) -> None:
     other = jwt.encode({"sub": "user-43"}, secret, algorithm="HS256")
     theirs = await client.get("/api/threads", headers={"Authorization": f"Bearer {other}"})
     assert theirs.json()["items"] == []
+
+
+# MCP (API.md §7) with the official client over the in-process app (httpx2 transport)
+
+
+async def test_mcp_client_lists_tools_and_gets_tool_errors(inproc: InProcessApp) -> None:
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    from tests.e2e.mcp_support import TOOLS, error_of
+    from tests.support.inprocess import streaming_transport
+
+    async with (
+        httpx2.AsyncClient(transport=streaming_transport(inproc.app, httpx2), timeout=60) as http,
+        streamable_http_client(f"{BASE_URL}/mcp", http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        assert {tool.name for tool in (await session.list_tools()).tools} == TOOLS
+        listed = (await session.call_tool("list_collections", {})).structured_content
+        assert [c["name"] for c in listed["collections"]] == ["default"]
+        missing = error_of(await session.call_tool("get_document", {"document_id": "nope"}))
+        assert missing == {"code": "document_not_found", "message": "document nope not found",
+                           "details": None}
+        assert error_of(await session.call_tool("search", {"query": "   "}))["code"] == \
+            "empty_query"

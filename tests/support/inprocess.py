@@ -26,7 +26,7 @@ from ragline.bootstrap import Container
 from ragline.config import Settings
 from ragline.web.app import create_app
 
-BASE_URL = "http://ragline.test"
+BASE_URL = "http://127.0.0.1:8000"  # a loopback Host: /mcp refuses others (DNS rebinding)
 
 
 def app_settings(database_url: str, data_dir: Path, **extra: Any) -> Settings:
