@@ -357,7 +357,7 @@ async def test_cancel_keeps_partial_text_and_ends_stream(make_app) -> None:
 async def test_cancel_a_queued_run(make_app) -> None:
     client = (await make_app(scripted_token_delay_ms=10)).client
     thread_id = await start_thread(client)
-    first = (await post(client, thread_id, "[[tokens:300]] one")).json()["run_id"]
+    first = (await post(client, thread_id, "[[tokens:3000]] one")).json()["run_id"]
     queued = (await post(client, thread_id, "[[say:never]]",
                          params={"on_active": "enqueue"})).json()["run_id"]
     cancelled = await client.post(f"/api/runs/{queued}/cancel")
@@ -366,7 +366,7 @@ async def test_cancel_a_queued_run(make_app) -> None:
     log = await events(client, queued)
     assert log[0]["data"] == {"status": "queued"} and log[-1]["data"] == {"status": "cancelled"}
     assert not any(e["type"] == "token" for e in log)
-    assert (await client.get(f"/api/runs/{first}")).json()["status"] == "running"
+    assert (await client.get(f"/api/runs/{first}")).json()["status"] in ("queued", "running")
     await client.post(f"/api/runs/{first}/cancel")
     assert (await wait_finished(client, first))["status"] == "cancelled"
 
