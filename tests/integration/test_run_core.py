@@ -1,7 +1,7 @@
 """The run core through the real app in this process (tests/support/inprocess.py), on SQLite and
 PostgreSQL: admission (409 `run_active`, enqueue, interrupt), idempotency, cancel, recovery,
 replay, keep-alive pings and the exact wire format of run events over SSE and WebSocket
-(API.md §1). Moved here from tests/e2e/test_core_api.py and test_run_websocket.py, which keep a
+(docs/api.md §1). Moved here from tests/e2e/test_core_api.py and test_run_websocket.py, which keep a
 black-box walk-through against a real `ragline serve`."""
 
 from __future__ import annotations

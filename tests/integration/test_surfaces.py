@@ -3,7 +3,7 @@ PostgreSQL: the exact wire format of a scripted answer on the one-shot SSE and W
 (`/stream_question`, `/ws`), chat sessions (`/llm/chat`), conversations (`/conversations`) and
 `/v1/chat/completions` (stream and not), plus the behaviour moved here from the end-to-end files
 tests/e2e/test_oneshot.py, test_chat_sessions.py, test_conversations.py, test_openai_api.py,
-test_generate_api.py, test_operations.py and test_auth_and_limits.py (API.md §3-§5)."""
+test_generate_api.py, test_operations.py and test_auth_and_limits.py (docs/api.md §3-§5)."""
 
 from __future__ import annotations
 
@@ -576,7 +576,7 @@ async def test_v1_closing_a_stream_cancels_its_run(make_app) -> None:
         "cancelled"
 
 
-# Structured output (API.md §4)
+# Structured output (docs/api.md §4)
 
 A = "11111111-1111-4111-8111-111111111111"
 TICKET = {
@@ -735,7 +735,7 @@ async def test_jwt_subjects_are_users(make_app) -> None:
     assert theirs.json()["items"] == []
 
 
-# MCP (API.md §7) with the official client over the in-process app (httpx2 transport)
+# MCP (docs/api.md §7) with the official client over the in-process app (httpx2 transport)
 
 
 async def test_mcp_client_lists_tools_and_gets_tool_errors(inproc: InProcessApp) -> None:
