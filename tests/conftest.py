@@ -117,3 +117,56 @@ def make_server(tmp_path: Path) -> Iterator[object]:
 def live_server(make_server, database_url: str) -> LiveServer:  # type: ignore[no-untyped-def]
     """A real server with the scripted model as default, on each database backend."""
     return make_server(database_url)  # type: ignore[no-any-return]
+
+
+# In-process app (tests/support/inprocess.py): the real app and its lifespan, no subprocess.
+
+
+@pytest.fixture
+async def make_app(database_url: str, tmp_path: Path) -> Any:
+    """Start the app in this process on the test's database; `extra` are Settings fields."""
+    import contextlib
+
+    from tests.support.inprocess import InProcessApp, app_settings, running_app
+
+    async with contextlib.AsyncExitStack() as stack:
+        count = 0
+
+        async def _make(**extra: Any) -> InProcessApp:
+            nonlocal count
+            count += 1
+            settings = app_settings(database_url, tmp_path / f"app{count}", **extra)
+            return await stack.enter_async_context(running_app(settings))
+
+        yield _make
+
+
+@pytest.fixture
+async def inproc(make_app: Any) -> Any:
+    """The app in this process with the scripted model as default, on each database backend."""
+    return await make_app()
+
+
+@pytest.fixture
+def app_client(inproc: Any) -> Any:
+    """An `httpx.AsyncClient` on the in-process app (streaming ASGI transport)."""
+    return inproc.client
+
+
+@pytest.fixture
+def make_sync_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """The app on starlette's TestClient (for WebSockets), on the test's database."""
+    import contextlib
+
+    from tests.support.inprocess import app_settings, sync_app
+
+    with contextlib.ExitStack() as stack:
+        count = 0
+
+        def _make(**extra: Any) -> Any:
+            nonlocal count
+            count += 1
+            settings = app_settings(database_url, tmp_path / f"sync{count}", **extra)
+            return stack.enter_context(sync_app(settings))
+
+        yield _make

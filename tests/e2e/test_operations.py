@@ -1,4 +1,6 @@
-"""Operating endpoints: liveness, readiness that tells the truth, metrics, OpenAPI docs."""
+"""Operating endpoints: liveness, readiness that tells the truth, metrics, OpenAPI docs. Black-box
+only: the rest (readiness, metrics, OpenAPI and the JSON 404) is tested in-process in
+tests/integration/test_surfaces.py."""
 
 from __future__ import annotations
 
@@ -33,9 +35,3 @@ def test_health_ready_metrics_and_docs(live_server) -> None:
                      "/api/generate", "/v1/chat/completions", "/stream_question"):
             assert path in spec["paths"], path
         assert "swagger" in client.get("/docs").text.lower()
-
-
-def test_unknown_api_path_is_a_json_404_not_the_ui(live_server) -> None:
-    with httpx.Client(base_url=live_server.base_url, timeout=30) as client:
-        missing = client.get("/api/nothing-here")
-        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
