@@ -3,6 +3,7 @@ model through the structured-output repair loop), layouts, and `ragline sample c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Sequence
@@ -14,11 +15,17 @@ from typer.testing import CliRunner
 from ragline.cli.main import app
 from ragline.domain.errors import ProviderError
 from ragline.domain.llm import Capabilities, ChatMessage, GenerationParams, ModelSpec, Usage
-from ragline.samples.check import check_cv, mentioned_technologies
+from ragline.samples.check import check_cv, mentioned_technologies, page_violations
 from ragline.samples.facts import LAYOUTS, seeded_cv
-from ragline.samples.generator import ModelProse
-from ragline.samples.prose import model_prose, template_prose, with_prose
-from ragline.samples.render import pdf_text, render_html
+from ragline.samples.generator import ModelProse, SampleInvalid, TemplateProse, make_cvs
+from ragline.samples.prose import (
+    model_prose,
+    prose_context,
+    prose_schema,
+    template_prose,
+    with_prose,
+)
+from ragline.samples.render import expected_pages, pdf_text, render_html, render_pdf
 
 runner = CliRunner()
 
@@ -47,11 +54,12 @@ class QueueModels:
 
 
 def _prose_answer(cv, summary: str, bullet: str | None = None) -> str:
-    jobs = [{"achievements": [(bullet or "Shipped a {tech} service for {employer}.").format(
-                                  tech=job.technologies[0], employer=job.employer),
-                              f"Halved the on-call load at {job.employer}."]}
-            for job in cv.experience]
-    return json.dumps({"summary": summary, "jobs": jobs})
+    """The compact form the model writes: a summary and two bullets a job."""
+    bullets = [[(bullet or "Shipped a {tech} service for {employer}.").format(
+                    tech=job.technologies[0], employer=job.employer),
+                f"Halved the on-call load at {job.employer}."]
+               for job in cv.experience]
+    return json.dumps({"summary": summary, "bullets": bullets})
 
 
 def test_the_same_seed_gives_the_same_people_and_facts() -> None:
@@ -183,3 +191,69 @@ def test_cli_writes_pdfs_with_real_text_resumes_and_regenerates_on_force(
     forced = runner.invoke(app, ["sample", "cvs", "--count", "3", "--seed", "7", "--out",
                                  str(out), "--no-llm", "--force"])
     assert "3 generated, 0 kept" in forced.output
+
+
+def test_the_model_writes_a_compact_bounded_form_from_the_exact_facts() -> None:
+    skeleton, _facts = seeded_cv(7, 2)
+    schema = prose_schema(skeleton).json_schema
+    pairs = schema["properties"]["bullets"]
+    assert pairs["minItems"] == pairs["maxItems"] == len(skeleton.experience)
+    assert pairs["items"]["minItems"] == pairs["items"]["maxItems"] == 2
+    assert pairs["items"]["items"]["maxLength"] and schema["properties"]["summary"]["maxLength"]
+    context = prose_context(skeleton)
+    for job in skeleton.experience:
+        assert f"{job.role} at {job.employer}" in context
+        assert ", ".join(job.technologies) in context
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_the_page_count_matches_the_layout(index: int) -> None:
+    skeleton, facts = seeded_cv(7, index)
+    cv = with_prose(skeleton, template_prose(skeleton, random.Random(index)))
+    pages, text = pdf_text(render_pdf(render_html(cv, facts.layout)))
+    assert pages in expected_pages(facts.layout, len(cv.experience)), (facts.layout, pages)
+    assert page_violations(facts.layout, len(cv.experience), pages) == []
+    assert cv.name in " ".join(text.split())
+    too_many = expected_pages(facts.layout, len(cv.experience)).stop
+    assert [v["type"] for v in page_violations(facts.layout, len(cv.experience),
+                                               too_many)] == ["layout"]
+
+
+def test_expected_pages_grow_with_jobs_per_layout() -> None:
+    assert expected_pages("classic", 1) == expected_pages("sidebar", 2) == range(1, 2)
+    assert expected_pages("classic", 4) == range(1, 3)
+    assert expected_pages("ledger", 1) == range(1, 3) and expected_pages("ledger", 4).stop == 4
+
+
+class _SlowProse:
+    """Template prose that takes a moment, counting how many CVs are written at once."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.running = self.most = 0
+
+    async def write(self, cv, facts):
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0.05)
+        self.running -= 1
+        return await TemplateProse().write(cv, facts)
+
+
+def test_cvs_are_made_concurrently_and_the_manifest_stays_in_order(tmp_path: Path) -> None:
+    prose = _SlowProse()
+    made = asyncio.run(make_cvs(4, 7, tmp_path, prose, concurrency=2))
+    assert prose.most == 2
+    assert [m.facts.index for m in made] == [0, 1, 2, 3]
+    manifest = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert [m["index"] for m in manifest] == [0, 1, 2, 3]
+    assert all(m["pages"] in expected_pages(m["layout"], len(m["employers"])) for m in manifest)
+
+
+def test_a_cv_whose_pages_do_not_fit_its_layout_is_rejected(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ragline.samples.check.expected_pages", lambda _layout, _jobs: range(5, 6))
+    with pytest.raises(SampleInvalid, match="layout gives"):
+        asyncio.run(make_cvs(1, 7, tmp_path, TemplateProse()))
+    assert not list(tmp_path.glob("*.pdf"))

@@ -37,37 +37,46 @@ def cvs(
     no_llm: bool = typer.Option(False, "--no-llm", help="Template prose only (fast, no model)."),
     model: str = typer.Option(None, "--model", help="Model writing the prose (default: the "
                               "default model)."),
+    concurrency: int = typer.Option(None, "--concurrency", "-j", help="CVs made at once "
+                                    "(default: the local engine's parallel slots, "
+                                    "RAGLINE_LLAMA_PARALLEL)."),
 ) -> None:
     """Generate synthetic CVs as NNN-name.json/.html/.pdf plus manifest.jsonl in --out."""
     from ragline.samples.generator import check_writable
 
     if count < 1:
         raise _fail(f"--count must be at least 1 (got {count})", 2)
+    if concurrency is not None and concurrency < 1:
+        raise _fail(f"--concurrency must be at least 1 (got {concurrency})", 2)
     try:
         check_writable(out)
     except OSError as exc:
         raise _fail(f"cannot write to {out}: {exc.strerror or exc}", 2) from None
     settings = Settings()
+    workers = concurrency or max(1, settings.llama_parallel)
     try:
-        made = asyncio.run(_generate(settings, count, seed, out, force, no_llm, model))
+        started = time.perf_counter()
+        made = asyncio.run(_generate(settings, count, seed, out, force, no_llm, model, workers))
     except ProviderError as exc:
         raise _fail(f"the model is unavailable: {exc.message}\n"
                     "use --no-llm for template-only prose", 1) from None
     except RaglineError as exc:
         raise _fail(exc.message, 1) from None
+    elapsed = time.perf_counter() - started
     generated = [m for m in made if m.status == "generated"]
     console.print(f"{len(made)} CVs: {len(generated)} generated, "
                   f"{len(made) - len(generated)} kept")
     console.print(f"folder {out}, manifest {out / 'manifest.jsonl'}", soft_wrap=True)
     if generated:
-        console.print(f"mean time per generated CV: "
-                      f"{sum(m.seconds for m in generated) / len(generated):.2f}s")
+        each = sum(m.seconds for m in generated) / len(generated)
+        console.print(f"time per generated CV: {each:.1f}s each, "
+                      f"{elapsed / len(generated):.1f}s of wall time with {workers} at once")
     if ingest:
         _ingest(settings, out, [m.files["pdf"] for m in made], collection)
 
 
 async def _generate(settings: Settings, count: int, seed: int, out: Path, force: bool,
-                    no_llm: bool, model: str | None) -> list[Made]:
+                    no_llm: bool, model: str | None, concurrency: int) -> list[Made]:
     from ragline.samples.generator import ModelProse, ProseSource, TemplateProse, make_cvs
 
     registry = None
@@ -94,7 +103,8 @@ async def _generate(settings: Settings, count: int, seed: int, out: Path, force:
                     f"{made.pages} p., prose {made.prose}{note}) {made.seconds:.1f}s")
                 progress.advance(task)
 
-            return await make_cvs(count, seed, out, prose, force=force, on_done=done)
+            return await make_cvs(count, seed, out, prose, force=force,
+                                  concurrency=concurrency, on_done=done)
     finally:
         if registry is not None:
             await registry.aclose()

@@ -9,6 +9,7 @@ from ragline.domain.schemas import Violation
 from ragline.samples.catalog import ALL_TECHNOLOGIES
 from ragline.samples.cv_schema import CV
 from ragline.samples.facts import Facts
+from ragline.samples.render import expected_pages
 
 # Names that are also ordinary words are only technologies when capitalised as such.
 CASE_SENSITIVE = {"Swift", "Helm", "Bash", "Dart", "Flutter", "Airflow", "Express.js", "Linux"}
@@ -99,3 +100,13 @@ def check_cv(cv: CV, facts: Facts) -> list[Violation]:
         found.append(_violation(["education"], "starts after the first job", "dates"))
     found += prose_violations(cv, cv.summary, [job.achievements for job in cv.experience])
     return found
+
+
+def page_violations(layout: str, jobs: int, pages: int) -> list[Violation]:
+    """A PDF whose page count is not what its layout gives a CV of that many jobs."""
+    expected = expected_pages(layout, jobs)
+    if pages in expected:
+        return []
+    return [_violation(["pages"], f"{pages} pages; the {layout} layout gives a CV of {jobs} "
+                       f"job{'s' if jobs > 1 else ''} {expected.start}-{expected.stop - 1}",
+                       "layout")]

@@ -11,13 +11,14 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ragline.domain.errors import OutputInvalid
-from ragline.samples.check import check_cv
+from ragline.domain.errors import OutputInvalid, RaglineError
+from ragline.domain.llm import ChatMessage, GenerationParams, ModelSpec, Usage
+from ragline.samples.check import check_cv, page_violations
 from ragline.samples.cv_schema import CV, CVProse
 from ragline.samples.facts import Facts, seeded_cv
 from ragline.samples.prose import model_prose, template_prose, with_prose
@@ -28,12 +29,20 @@ from ragline.services.structured import summary
 MANIFEST = "manifest.jsonl"
 
 
+CARRIED = ("seconds", "prompt_tokens", "completion_tokens", "model_problems")
+
+
+class SampleInvalid(RaglineError):
+    """A rendered CV failed its validation (page count, text layer)."""
+
+
 @dataclass(frozen=True)
 class Written:
     prose: CVProse
     source: str  # "template", "model" or "template-fallback"
     attempts: int = 0  # model calls
     problems: str | None = None  # why the model's prose was rejected
+    tokens: tuple[int, int] = (0, 0)  # prompt and completion tokens of all the model calls
 
 
 class ProseSource(Protocol):
@@ -63,9 +72,10 @@ class ModelProse:
     async def write(self, cv: CV, facts: Facts) -> Written:
         attempts = 0
         problems: str | None = None
+        counted = _Counted(self.models)
         for _ in range(1 + self.regenerations):
             try:
-                prose, used = await model_prose(self.models, self.model, cv, avoid=problems)
+                prose, used = await model_prose(counted, self.model, cv, avoid=problems)
             except OutputInvalid as exc:
                 details = exc.details or {}
                 attempts += int(details.get("attempts", 0))
@@ -74,10 +84,31 @@ class ModelProse:
             attempts += used
             violations = check_cv(with_prose(cv, prose), facts)
             if not violations:
-                return Written(prose, "model", attempts)
+                return Written(prose, "model", attempts, tokens=counted.tokens)
             problems = summary(violations)
         fallback = await TemplateProse().write(cv, facts)
-        return Written(fallback.prose, "template-fallback", attempts, problems)
+        return Written(fallback.prose, "template-fallback", attempts, problems, counted.tokens)
+
+
+class _Counted:
+    """The models, counting the tokens of every call (repairs and regenerations included)."""
+
+    def __init__(self, models: GeneratingModels) -> None:
+        self.models = models
+        self.tokens = (0, 0)
+
+    def spec(self, name: str) -> ModelSpec:
+        return self.models.spec(name)
+
+    def provider(self, name: str) -> Any:
+        return self.models.provider(name)
+
+    async def complete(self, name: str, messages: Sequence[ChatMessage],
+                       params: GenerationParams) -> tuple[str, Usage, str]:
+        text, usage, used = await self.models.complete(name, messages, params)
+        self.tokens = (self.tokens[0] + usage.prompt_tokens,
+                       self.tokens[1] + usage.completion_tokens)
+        return text, usage, used
 
 
 @dataclass
@@ -90,13 +121,18 @@ class Made:
     seconds: float
     files: dict[str, str] = field(default_factory=dict)
     problems: str | None = None  # why the model's prose was rejected (template-fallback)
+    tokens: tuple[int, int] = (0, 0)
+    carried: dict[str, Any] = field(default_factory=dict)  # a kept CV's figures from its run
 
     def manifest_entry(self) -> dict[str, Any]:
         entry = {**self.facts.model_dump(), "files": self.files, "source": self.files["pdf"],
                  "pages": self.pages, "prose": self.prose, "attempts": self.attempts}
+        if self.status == "generated" and self.attempts:
+            entry.update(seconds=round(self.seconds, 1), prompt_tokens=self.tokens[0],
+                         completion_tokens=self.tokens[1])
         if self.problems:
             entry["model_problems"] = self.problems
-        return entry
+        return {**entry, **self.carried}
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -145,18 +181,34 @@ async def make_cv(index: int, seed: int, out: Path, prose: ProseSource, *, force
         kept = previous if previous and previous.get("slug") == facts.slug else {}
         pages = kept.get("pages") or (await asyncio.to_thread(
             lambda: pdf_text(paths["pdf"].read_bytes())))[0]
+        carried = {k: kept[k] for k in CARRIED if k in kept}
         return Made(facts, "kept", str(kept.get("prose", "unknown")),
-                    int(kept.get("attempts", 0)), int(pages), time.perf_counter() - started, names)
+                    int(kept.get("attempts", 0)), int(pages), time.perf_counter() - started, names,
+                    carried=carried)
     written = await prose.write(skeleton, facts)
     cv = with_prose(skeleton, written.prose)
-    html = render_html(cv, facts.layout)
-    pdf = await asyncio.to_thread(render_pdf, html)
-    pages, _ = await asyncio.to_thread(pdf_text, pdf)
+    html, pdf, pages = await _rendered(cv, facts)
     write_atomic(paths["pdf"], pdf)
     write_atomic(paths["html"], html.encode())
     write_atomic(paths["json"], cv.model_dump_json(indent=2).encode())
     return Made(facts, "generated", written.source, written.attempts, pages,
-                time.perf_counter() - started, names, written.problems)
+                time.perf_counter() - started, names, written.problems, written.tokens)
+
+
+async def _rendered(cv: CV, facts: Facts) -> tuple[str, bytes, int]:
+    """HTML, PDF and page count, validated: the PDF's text layer names the person, and its
+    page count is what the layout gives (`SampleInvalid` otherwise)."""
+    html = render_html(cv, facts.layout)
+    pdf = await asyncio.to_thread(render_pdf, html)
+    pages, text = await asyncio.to_thread(pdf_text, pdf)
+    problems = page_violations(facts.layout, len(cv.experience), pages)
+    if cv.name not in " ".join(text.split()):
+        problems.append({"loc": ["pdf"], "msg": f"its text does not contain {cv.name!r}",
+                         "type": "text"})
+    if problems:
+        raise SampleInvalid(f"CV {facts.index + 1} ({cv.name}): {summary(problems)}",
+                            code="sample_invalid", details={"errors": problems})
+    return html, pdf, pages
 
 
 def write_manifest(out: Path, made: list[Made]) -> None:
@@ -165,17 +217,28 @@ def write_manifest(out: Path, made: list[Made]) -> None:
 
 
 async def make_cvs(count: int, seed: int, out: Path, prose: ProseSource, *, force: bool = False,
+                   concurrency: int = 1,
                    on_done: Callable[[Made], None] | None = None) -> list[Made]:
-    """CVs 0..count-1 of `seed` in `out`; the manifest is rewritten after each one."""
+    """CVs 0..count-1 of `seed` in `out`, up to `concurrency` at a time (the local engine
+    decodes its parallel slots in one batch); the manifest is rewritten, in index order, after
+    each one, so an interrupted run keeps what it finished."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
     previous = _previous_entries(out)
-    made: list[Made] = []
-    for index in range(count):
-        made.append(await make_cv(index, seed, out, prose, force=force,
-                                  previous=previous.get(index)))
-        write_manifest(out, made)
-        if on_done is not None:
-            on_done(made[-1])
-    return made
+    done: dict[int, Made] = {}
+    pending = iter(range(count))
+
+    async def worker() -> None:
+        for index in pending:  # a shared iterator: each index goes to one worker
+            made = await make_cv(index, seed, out, prose, force=force,
+                                 previous=previous.get(index))
+            done[index] = made
+            write_manifest(out, [done[i] for i in sorted(done)])
+            if on_done is not None:
+                on_done(made)
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
+    return [done[i] for i in range(count)]
 
 
 def load_manifest(path: Path) -> list[dict[str, Any]]:

@@ -11,8 +11,6 @@ from ragline.samples.check import prose_violations
 from ragline.samples.cv_schema import CV, CVProse, JobProse
 from ragline.services.generate import GeneratingModels, generate
 
-PROSE_MAX_TOKENS = 700
-
 _SUMMARIES = (
     "{title} with {years} years of experience, currently at {employer} in {city}. Works mostly "
     "with {techs}, and cares about reliable, well-tested software.",
@@ -62,36 +60,63 @@ def template_prose(cv: CV, rng: random.Random) -> CVProse:
     return CVProse(summary=summary, jobs=jobs)
 
 
+SUMMARY_MAX = 320  # characters; with BULLET_MAX, a hard bound on what the model writes
+BULLET_MAX = 130
+
+
 def prose_schema(cv: CV) -> OutputSchema:
-    """CVProse with exactly one `jobs` entry per job, and the facts as a semantic check."""
-    schema = CVProse.model_json_schema()
-    jobs = schema["properties"]["jobs"]
-    jobs["minItems"] = jobs["maxItems"] = len(cv.experience)
+    """The compact form the model writes: `{"summary": "...", "bullets": [["..", ".."], ...]}`,
+    exactly two bullets per job, lengths bounded (grammar-constrained decoding enforces the
+    shape and the bounds), and the facts as a semantic check."""
+    bullet = {"type": "string", "minLength": 20, "maxLength": BULLET_MAX}
+    schema = {
+        "type": "object",
+        "properties": {
+            "summary": {"type": "string", "minLength": 40, "maxLength": SUMMARY_MAX},
+            "bullets": {"type": "array", "minItems": len(cv.experience),
+                        "maxItems": len(cv.experience),
+                        "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                  "items": bullet}},
+        },
+        "required": ["summary", "bullets"],
+        "additionalProperties": False,
+    }
 
     def against_facts(data: Any, _context: Any) -> list[Violation]:
-        return prose_violations(cv, data["summary"],
-                                [job["achievements"] for job in data["jobs"]])
+        found = prose_violations(cv, data["summary"], data["bullets"])
+        for violation in found:  # name the compact form's places, which the model wrote
+            loc = violation["loc"]
+            if loc[:1] == ["jobs"] and len(loc) == 4:
+                violation["loc"] = ["bullets", loc[1], loc[3]]
+        return found
 
     return OutputSchema("cv_prose", schema, semantic=against_facts)
 
 
-def prose_context(cv: CV) -> dict[str, Any]:
-    """The facts the model writes about."""
-    return {
-        "name": cv.name, "title": cv.title, "location": cv.location,
-        "jobs": [{"employer": j.employer, "role": j.role, "start": j.start,
-                  "end": j.end or "present", "technologies": j.technologies}
-                 for j in cv.experience],
-        "education": [f"{e.degree}, {e.institution} ({e.start}-{e.end})" for e in cv.education],
-    }
+def _years(start: str, end: str | None) -> str:
+    return f"{start[:4]}-{end[:4] if end else 'now'}"
+
+
+def prose_context(cv: CV) -> str:
+    """The facts the model writes about, as a few short lines (fewer tokens than JSON)."""
+    lines = [f"{cv.name}, {cv.title}, {cv.location}."]
+    lines += [f"Job {j + 1}: {job.role} at {job.employer} ({_years(job.start, job.end)}); "
+              f"technologies: {', '.join(job.technologies)}."
+              for j, job in enumerate(cv.experience)]
+    return "\n".join(lines)
 
 
 PROMPT = (
-    "Write the prose of this person's CV. `summary`: two or three sentences in the third "
-    "person about their profile. `jobs`: for each job of the context, in the same order, two "
-    "or three short achievement bullets with concrete numbers. Name only technologies listed "
-    "for that job, and no years outside the job's dates."
+    "Write the prose of this CV. `summary`: two short sentences in the third person about "
+    "the person's profile. `bullets`: for each job, in order, two achievements of one short "
+    "sentence each (under 100 characters) with a concrete number. Name only the technologies "
+    "listed for that job. Do not write years."
 )
+
+
+def prose_max_tokens(cv: CV) -> int:
+    """Enough for the bounded lengths (about 4 characters a token), so nothing is cut off."""
+    return 110 + 75 * len(cv.experience)
 
 
 async def model_prose(models: GeneratingModels, model: str, cv: CV, max_attempts: int = 3,
@@ -100,8 +125,12 @@ async def model_prose(models: GeneratingModels, model: str, cv: CV, max_attempts
     `avoid`: the problems of an earlier answer, so that a regeneration takes another path."""
     prompt = PROMPT if avoid is None else f"{PROMPT} An earlier answer was rejected: {avoid}"
     result = await generate(models, prose_schema(cv), prompt, context=prose_context(cv),
-                            model=model, max_attempts=max_attempts, max_tokens=PROSE_MAX_TOKENS)
-    return CVProse.model_validate(result.data), result.attempts
+                            model=model, max_attempts=max_attempts,
+                            max_tokens=prose_max_tokens(cv))
+    data = result.data
+    prose = CVProse(summary=data["summary"],
+                    jobs=[JobProse(achievements=list(pair)) for pair in data["bullets"]])
+    return prose, result.attempts
 
 
 def with_prose(cv: CV, prose: CVProse) -> CV:

@@ -26,6 +26,25 @@ def _environment() -> Environment:
     return env
 
 
+# The pages each layout takes: one page for a short career, more as jobs add up. The bounds
+# hold for the prose's bounded lengths (two or three bullets a job, a few sentences of summary).
+# "classic" (one column) and "sidebar" (two columns) fit two jobs on a page; "ledger" (tables,
+# whose rows never split across pages) needs a second page sooner and a third for four long jobs.
+PAGE_LIMITS: dict[str, tuple[tuple[int, int], ...]] = {  # (up to this many jobs, most pages)
+    "classic": ((2, 1), (4, 2)),
+    "sidebar": ((2, 1), (4, 2)),
+    "ledger": ((1, 2), (3, 2), (4, 3)),
+}
+
+
+def expected_pages(layout: str, jobs: int) -> range:
+    """The page counts a CV of `jobs` jobs may have in `layout`."""
+    for most_jobs, most_pages in PAGE_LIMITS[layout]:
+        if jobs <= most_jobs:
+            return range(1, most_pages + 1)
+    return range(1, PAGE_LIMITS[layout][-1][1] + 1)
+
+
 def render_html(cv: CV, layout: str) -> str:
     return _environment().get_template(f"{layout}.html.j2").render(cv=cv)
 
