@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ragline.adapters.parse.pdf import parse_pdf
 from ragline.cli.main import app
 from ragline.domain.errors import ProviderError
 from ragline.domain.llm import Capabilities, ChatMessage, GenerationParams, ModelSpec, Usage
@@ -257,3 +258,19 @@ def test_a_cv_whose_pages_do_not_fit_its_layout_is_rejected(
     with pytest.raises(SampleInvalid, match="layout gives"):
         asyncio.run(make_cvs(1, 7, tmp_path, TemplateProse()))
     assert not list(tmp_path.glob("*.pdf"))
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_a_cv_pdf_parses_into_one_section_per_heading(index: int) -> None:
+    """The PDF parser cuts each page where its outline's headings are, so every part of a CV
+    is a passage of its own under its heading (the document title names the person)."""
+    skeleton, facts = seeded_cv(7, index)
+    cv = with_prose(skeleton, template_prose(skeleton, random.Random(index)))
+    parsed = parse_pdf(render_pdf(render_html(cv, facts.layout)))
+    assert parsed.title is not None and cv.name in parsed.title
+    by_heading = {s.heading_path[-1]: s.text for s in parsed.sections if s.heading_path}
+    languages = next(text for heading, text in by_heading.items() if "anguages" in heading)
+    assert all(lang in languages for lang in facts.languages)
+    education = by_heading["Education"]
+    assert all(f"studied in {city}" in education for city in facts.study_cities)
+    assert not any(t in education for t in facts.technologies)

@@ -1,4 +1,4 @@
-"""PDF via pypdf: one section per page (page numbers kept), headings from the outline."""
+"""PDF via pypdf: sections per page (page numbers kept), cut where the outline's headings are."""
 
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def _open(data: bytes) -> PdfReader:
         raise ParseError(f"the PDF is corrupt or not a PDF: {exc or type(exc).__name__}") from exc
 
 
-def _outline_headings(reader: PdfReader) -> dict[int, tuple[str, ...]]:
-    """Page index → heading path of the last outline entry starting on or before it."""
+def _outline_starts(reader: PdfReader) -> list[tuple[int, tuple[str, ...]]]:
+    """(page index, heading path) of each outline entry, in page order (outline order within
+    a page, which is reading order)."""
     starts: list[tuple[int, tuple[str, ...]]] = []
 
     def visit(items: list[Any], path: tuple[str, ...]) -> None:
@@ -60,17 +61,38 @@ def _outline_headings(reader: PdfReader) -> dict[int, tuple[str, ...]]:
     try:
         visit(list(reader.outline), ())
     except Exception:
-        return {}
+        return []
     starts.sort(key=lambda s: s[0])
-    headings: dict[int, tuple[str, ...]] = {}
-    current: tuple[str, ...] = ()
-    index = 0
-    for page in range(len(reader.pages)):
-        while index < len(starts) and starts[index][0] <= page:
-            current = starts[index][1]
-            index += 1
-        headings[page] = current
-    return headings
+    return starts
+
+
+def _split_at_headings(text: str, paths: list[tuple[str, ...]], before: tuple[str, ...]
+                       ) -> list[tuple[str, tuple[str, ...]]]:
+    """A page's text cut where the lines of its outline entries' titles are, each piece under
+    its own heading path (`before`: the path in effect where the page starts). Without any
+    title found, the page keeps the path of its last entry, as one piece."""
+    lines = text.split("\n")
+    cuts: list[tuple[int, tuple[str, ...]]] = []
+    at = 0
+    for path in paths:
+        title = path[-1].casefold()
+        found = next((i for i in range(at, len(lines)) if lines[i].strip().casefold() == title),
+                     None)
+        if found is not None:
+            cuts.append((found, path))
+            at = found + 1
+    if not cuts:
+        return [(text, paths[-1] if paths else before)]
+    pieces = [("\n".join(lines[: cuts[0][0]]).strip(), before)]
+    carried = ""  # a heading followed at once by a subheading joins the subheading's piece
+    for n, (line, path) in enumerate(cuts):
+        end = cuts[n + 1][0] if n + 1 < len(cuts) else len(lines)
+        if end == line + 1 and n + 1 < len(cuts):
+            carried += lines[line] + "\n"
+            continue
+        pieces.append((carried + "\n".join(lines[line:end]).strip(), path))
+        carried = ""
+    return [(piece, path) for piece, path in pieces if piece]
 
 
 def parse_pdf(data: bytes) -> ParsedDocument:
@@ -79,7 +101,7 @@ def parse_pdf(data: bytes) -> ParsedDocument:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reader = _open(data)
-        headings = _outline_headings(reader)
+        starts = _outline_starts(reader)
         sections: list[Section] = []
         scanned: list[int] = []
         tables = pages_with_tables(data)
@@ -90,7 +112,10 @@ def parse_pdf(data: bytes) -> ParsedDocument:
                 log.warning("skipping unreadable PDF page %d: %s", index + 1, exc)
                 continue
             if text:
-                sections.append(Section(text, index + 1, headings.get(index, ())))
+                before = next((p for page, p in reversed(starts) if page < index), ())
+                on_page = [p for page, p in starts if page == index]
+                sections += [Section(piece, index + 1, path) for piece, path
+                             in _split_at_headings(text, on_page, before)]
             else:
                 scanned.append(index + 1)
         meta_title = None
