@@ -34,6 +34,8 @@ from quality.server import LOCAL_MODEL, own_server
 from rich.console import Console
 from rich.table import Table
 
+from ragline.samples.check import mentioned_technologies
+
 TOP_K = 5
 
 
@@ -54,7 +56,10 @@ class Question:
 def questions_from(manifest: list[dict[str, Any]]) -> list[Question]:
     by_subject: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for entry in manifest:
-        for tech in entry["technologies"]:
+        # a CV lists a technology in its jobs and skills, or in a certification's name
+        # ("AWS Certified Machine Learning Specialty" names AWS)
+        named = {t for cert in entry["certifications"] for t in mentioned_technologies(cert)}
+        for tech in sorted({*entry["technologies"], *named}):
             by_subject[("technology", tech)].append(entry)
         for language in entry["languages"]:
             if language != "English":
@@ -80,13 +85,20 @@ def _scores(docs: list[str], relevant: list[str]) -> dict[str, Any]:
             "precision": len(found) / len(docs) if docs else 0.0}
 
 
+MIN_RELEVANCE = 0.30  # RAGLINE_RETRIEVAL_MIN_SCORE's default: the answer drops passages below
+
+
 def score_search(q: Question, form: str, results: list[dict[str, Any]]) -> None:
     """`passages`: the CVs of the top 5 passages (a CV may give several of them);
-    `cvs`: the first 5 distinct CVs."""
+    `cvs`: the first 5 distinct CVs; `answer`: the CVs of the top 5 passages that a grounded
+    answer keeps (cosine relevance at least MIN_RELEVANCE), i.e. the people it can name."""
     sources = [str(r["source"]) for r in results]
+    kept = [str(r["source"]) for r in results[:TOP_K]
+            if r.get("relevance", r["score"]) >= MIN_RELEVANCE]
     q.search[form] = {
         "passages": _scores(list(dict.fromkeys(sources[:TOP_K])), q.relevant),
         "cvs": _scores(list(dict.fromkeys(sources))[:TOP_K], q.relevant),
+        "answer": _scores(list(dict.fromkeys(kept)), q.relevant),
     }
 
 
@@ -147,7 +159,8 @@ def run(args: argparse.Namespace, base_url: str, console: Console) -> dict[str, 
 def summary(report: dict[str, Any]) -> Table:
     table = Table(title=f"{report['cvs']} CVs: POST /api/search (hybrid) and grounded answers")
     for column in ("questions", "query", "n", "recall@5 passages", "recall@5 CVs",
-                   "precision@5 CVs", "top 5 CVs all relevant (n>=5)", "answers",
+                   "precision@5 CVs", "top 5 CVs all relevant (n>=5)",
+                   f"recall kept (rel>={MIN_RELEVANCE})", "answers",
                    "right named", "wrong named"):
         table.add_column(column, justify="left" if column in ("questions", "query") else "right")
     for kind in ("technology", "language", "study city", "all"):
@@ -156,6 +169,7 @@ def summary(report: dict[str, Any]) -> Table:
         for form in FORMS:
             passages = [q["search"][form]["passages"] for q in qs]
             cvs = [q["search"][form]["cvs"] for q in qs]
+            kept = [q["search"][form]["answer"] for q in qs]
             broad = [q["search"][form]["cvs"] for q in qs if len(q["relevant"]) >= TOP_K]
             named = sum(len(q["named"]) for q in answered)
             expected = sum(len(q["people"]) for q in answered)
@@ -165,6 +179,7 @@ def summary(report: dict[str, Any]) -> Table:
                 f"{sum(s['recall'] for s in cvs) / len(qs):.3f}",
                 f"{sum(s['precision'] for s in cvs) / len(qs):.3f}",
                 f"{sum(s['precision'] == 1.0 for s in broad)}/{len(broad)}",
+                f"{sum(s['recall'] for s in kept) / len(qs):.3f}",
                 *((str(len(answered)), f"{named}/{expected}",
                    str(sum(len(q["wrongly_named"]) for q in answered)))
                   if answered and form == "question" else ("-", "-", "-")))

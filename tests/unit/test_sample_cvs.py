@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -200,7 +201,11 @@ def test_the_model_writes_a_compact_bounded_form_from_the_exact_facts() -> None:
     pairs = schema["properties"]["bullets"]
     assert pairs["minItems"] == pairs["maxItems"] == len(skeleton.experience)
     assert pairs["items"]["minItems"] == pairs["items"]["maxItems"] == 2
-    assert pairs["items"]["items"]["maxLength"] and schema["properties"]["summary"]["maxLength"]
+    bullet = pairs["items"]["items"]["pattern"]
+    assert re.search(bullet, "Cut the build time by 40% with Bazel caching.")
+    for unfinished in ("Cut the build time by 40% with", ", Dart, Flutter, 2019-2021.",
+                       "x" * 200 + "."):
+        assert not re.search(bullet, unfinished), "a bullet is one whole, short sentence"
     context = prose_context(skeleton)
     for job in skeleton.experience:
         assert f"{job.role} at {job.employer}" in context

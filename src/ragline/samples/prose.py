@@ -60,23 +60,29 @@ def template_prose(cv: CV, rng: random.Random) -> CVProse:
     return CVProse(summary=summary, jobs=jobs)
 
 
-SUMMARY_MAX = 320  # characters; with BULLET_MAX, a hard bound on what the model writes
-BULLET_MAX = 130
+SUMMARY_MAX = 300  # characters; with BULLET_MAX, a hard bound on what the model writes
+BULLET_MAX = 120
+
+
+def _sentences(least: int, most: int) -> dict[str, Any]:
+    """Text that starts with a capital and ends with a full stop, `least`-`most` characters:
+    under grammar-constrained decoding the model cannot stop mid-sentence or open a bullet
+    with a copy of the context's punctuation."""
+    return {"type": "string", "pattern": f"^[A-Z][^\\n]{{{least - 2},{most - 2}}}\\.$"}
 
 
 def prose_schema(cv: CV) -> OutputSchema:
     """The compact form the model writes: `{"summary": "...", "bullets": [["..", ".."], ...]}`,
     exactly two bullets per job, lengths bounded (grammar-constrained decoding enforces the
     shape and the bounds), and the facts as a semantic check."""
-    bullet = {"type": "string", "minLength": 20, "maxLength": BULLET_MAX}
     schema = {
         "type": "object",
         "properties": {
-            "summary": {"type": "string", "minLength": 40, "maxLength": SUMMARY_MAX},
+            "summary": _sentences(40, SUMMARY_MAX),
             "bullets": {"type": "array", "minItems": len(cv.experience),
                         "maxItems": len(cv.experience),
                         "items": {"type": "array", "minItems": 2, "maxItems": 2,
-                                  "items": bullet}},
+                                  "items": _sentences(20, BULLET_MAX)}},
         },
         "required": ["summary", "bullets"],
         "additionalProperties": False,
@@ -108,9 +114,10 @@ def prose_context(cv: CV) -> str:
 
 PROMPT = (
     "Write the prose of this CV. `summary`: two short sentences in the third person about "
-    "the person's profile. `bullets`: for each job, in order, two achievements of one short "
-    "sentence each (under 100 characters) with a concrete number. Name only the technologies "
-    "listed for that job. Do not write years."
+    "the person's profile. `bullets`: for each job, in order, two achievements, each one short "
+    "sentence (under 100 characters) that starts with a past-tense verb (Led, Built, Cut...) "
+    "and gives a concrete number. Name only the technologies listed for that job. Do not "
+    "write years or repeat the job line."
 )
 
 
