@@ -96,6 +96,13 @@ def test_check_flags_technologies_never_used_and_dates_out_of_order() -> None:
     if len(twice) > 1:
         repeated = check_cv(cv.model_copy(update={"experience": twice}), facts)
         assert {v["type"] for v in repeated} == {"repetition"}
+    last = cv.experience[-1].employer
+    jobs = [job.model_copy(update={"achievements": [f"Built app {j} at {last}."]})
+            for j, job in enumerate(cv.experience)]
+    if len(jobs) > 1:
+        swapped = check_cv(cv.model_copy(update={"experience": jobs}), facts)
+        assert [v["loc"][1] for v in swapped if "another job's employer" in v["msg"]] == \
+            list(range(len(jobs) - 1))
     assert mentioned_technologies("we love javascript, not Java") == {"JavaScript", "Java"}
     assert mentioned_technologies("at the helm of a swift team") == set()
 

@@ -57,6 +57,14 @@ def prose_violations(cv: CV, summary: str, achievements: list[list[str]]) -> lis
                                         "bullet: write what was achieved in this job",
                                         "repetition"))
             seen.add(key)
+    employers = [job.employer for job in cv.experience]
+    for j, bullets in enumerate(achievements[: len(employers)]):
+        for b, bullet in enumerate(bullets):
+            others = [e for e in employers if e != employers[j] and e in bullet]
+            if others:
+                found.append(_violation(["jobs", j, "achievements", b], f"names {others[0]}, "
+                                        f"another job's employer: this job is at "
+                                        f"{employers[j]}", "fact_contradiction"))
     for j, (job, bullets) in enumerate(zip(cv.experience, achievements, strict=False)):
         first = int(job.start[:4])
         last = int(job.end[:4]) if job.end else 2025
