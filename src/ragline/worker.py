@@ -1,8 +1,10 @@
 """`ragline worker`: executes queued runs and ingestion jobs taken off Redis (taskiq).
 
-Jobs and runs live in the database (services/ingest.py, services/run_store.py); the queues only
-carry ids. A periodic sweep re-queues jobs whose worker died; a run whose worker died loses its
-lease and is failed as `interrupted` by any process, so a killed worker never loses anything.
+A thin entry point: the composition root builds a container that consumes the queues
+(adapters/queue.py); the services it wires do the work. Jobs and runs live in the database
+(services/ingest.py, services/run_store.py); the queues only carry ids. A periodic sweep re-queues
+jobs whose worker died; a run whose worker died loses its lease and is failed as `interrupted` by
+any process, so a killed worker never loses anything.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+<<<<<<< HEAD
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -19,9 +22,12 @@ from ragline.adapters.embed import Embedder
 from ragline.adapters.queue import JobQueue
 from ragline.adapters.queue import build_broker as _build_broker
 from ragline.adapters.uploads import UploadStore
-from ragline.config import Settings
-from ragline.services.ingest import IngestContext, requeue_stale
+=======
 
+>>>>>>> bb066a3 (Typed container built in one place (Lifecycle parts, identity, schemas, conversation cache, rate counter); routers call services, no tables; services/identity.py; queue adapter; thin worker; tests/unit/test_layers.py)
+from ragline.config import Settings
+
+<<<<<<< HEAD
 if TYPE_CHECKING:
     from taskiq import AsyncBroker
 
@@ -58,6 +64,10 @@ def ingest_context(settings: Settings, db: Database, embedder: Embedder) -> Inge
         stale_seconds=settings.ingest_stale_seconds,
         max_attempts=settings.ingest_max_attempts,
     )
+=======
+__all__ = ["run_worker", "serve_worker"]
+log = logging.getLogger(__name__)
+>>>>>>> bb066a3 (Typed container built in one place (Lifecycle parts, identity, schemas, conversation cache, rate counter); routers call services, no tables; services/identity.py; queue adapter; thin worker; tests/unit/test_layers.py)
 
 
 async def serve_worker(settings: Settings, stopping: asyncio.Event) -> None:

@@ -155,6 +155,12 @@ class ModelRegistry:
                 await self._sleep(delay)
         raise error
 
+    def resolve(self, *names: str | None) -> str:
+        """The first name given, else the default; an unknown name is a 400 (`unknown_model`)."""
+        name = next((n for n in names if n), None) or self.default_model
+        self.spec(name)
+        return str(name)
+
     def prompt_rate(self, name: str) -> float | None:
         """Prompt tokens/s the model's engine has measured (None for remote or unused models)."""
         provider = self._providers.get(name)
@@ -203,6 +209,9 @@ class ModelRegistry:
         default = models[self.default_model]
         ready = default["loaded"] if self.settings.load_model_at_startup else "error" not in default
         return {"ready": bool(ready), "default_model": self.default_model, "models": models}
+
+    async def stop(self) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
         providers, self._providers = list(self._providers.values()), {}
