@@ -88,9 +88,7 @@ class DocumentService:
     async def _warm(self) -> None:
         """Load the model and the vector matrices in the background, before the first search."""
         try:
-            warmup = getattr(self.embedder, "warmup", None)
-            if warmup is not None:
-                await warmup()
+            await self.embedder.warmup()
             await self.index.warm()
         except Exception:
             log.warning("warming the index failed; it loads on first use instead", exc_info=True)
@@ -104,9 +102,7 @@ class DocumentService:
         self._background.clear()
         if self._started:
             await self.queue.stop()
-        aclose = getattr(self.embedder, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await self.embedder.aclose()
         self._started = False
 
     def readiness(self) -> dict[str, Any]:
@@ -114,7 +110,7 @@ class DocumentService:
             "ready": self._started,
             "embedder": self.embedder.name,
             "dimension": self.embedder.dim,
-            "embedder_loaded": bool(getattr(self.embedder, "loaded", True)),
+            "embedder_loaded": self.embedder.loaded,
             "queue": "redis" if self.settings.redis_url else "in-process",
             "vectors": self.index.vectors.kind,
             # Who ingests: this process, or `ragline worker` processes (not checked from here).
