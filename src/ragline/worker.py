@@ -13,61 +13,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-<<<<<<< HEAD
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
-from ragline.adapters.db.database import Database
-from ragline.adapters.embed import Embedder
-from ragline.adapters.queue import JobQueue
-from ragline.adapters.queue import build_broker as _build_broker
-from ragline.adapters.uploads import UploadStore
-=======
-
->>>>>>> bb066a3 (Typed container built in one place (Lifecycle parts, identity, schemas, conversation cache, rate counter); routers call services, no tables; services/identity.py; queue adapter; thin worker; tests/unit/test_layers.py)
 from ragline.config import Settings
 
-<<<<<<< HEAD
-if TYPE_CHECKING:
-    from taskiq import AsyncBroker
-
-__all__ = ["JobQueue", "build_broker", "ingest_context", "run_worker", "sweep_forever"]
-log = logging.getLogger(__name__)
-TASK_NAME = "ragline.ingest"
-Handler = Callable[[str], Awaitable[str]]
-
-
-def build_broker(settings: Settings) -> AsyncBroker | None:
-    return _build_broker(settings.redis_url, settings.ingest_queue)
-
-
-async def sweep_forever(ctx: IngestContext, enqueue: Callable[[str], Awaitable[None]]) -> None:
-    """Re-queue stale jobs now and then every half `stale_seconds`."""
-    while True:
-        try:
-            count = await requeue_stale(ctx, enqueue)
-            if count:
-                log.warning("re-queued %d interrupted ingestion jobs", count)
-        except Exception:
-            log.warning("stale-job sweep failed", exc_info=True)
-        await asyncio.sleep(max(0.5, ctx.stale_seconds / 2))
-
-
-def ingest_context(settings: Settings, db: Database, embedder: Embedder) -> IngestContext:
-    return IngestContext(
-        db=db,
-        embedder=embedder,
-        uploads=UploadStore(settings.data_dir / "uploads"),
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap=settings.chunk_overlap,
-        embed_batch=max(settings.embedding_batch_size, 16) * 2,
-        stale_seconds=settings.ingest_stale_seconds,
-        max_attempts=settings.ingest_max_attempts,
-    )
-=======
 __all__ = ["run_worker", "serve_worker"]
 log = logging.getLogger(__name__)
->>>>>>> bb066a3 (Typed container built in one place (Lifecycle parts, identity, schemas, conversation cache, rate counter); routers call services, no tables; services/identity.py; queue adapter; thin worker; tests/unit/test_layers.py)
 
 
 async def serve_worker(settings: Settings, stopping: asyncio.Event) -> None:
