@@ -36,6 +36,11 @@ class FakeModels:
             raise InvalidInput(f"unknown model {name!r}", code="unknown_model")
         return ModelSpec(name="scripted", provider="scripted", context_window=32768)
 
+    def resolve(self, *names: str | None) -> str:
+        name = next((n for n in names if n), None) or self.default_model
+        self.spec(name)
+        return name
+
     def prompt_rate(self, name: str) -> float | None:
         return self.rate
 
@@ -61,6 +66,12 @@ class FakeModels:
 
     def readiness(self) -> dict[str, Any]:
         return {"scripted": "ready"}
+
+    async def start(self) -> None:  # the container's Lifecycle
+        return None
+
+    async def stop(self) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
         return None

@@ -1,4 +1,8 @@
-"""The composition root: settings in, started adapters and services out."""
+"""The composition root: settings in, started adapters and services out.
+
+`build_container` is the one place that chooses and builds the adapters and services; the
+container starts its parts in order and stops them in reverse (`Lifecycle`).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,69 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
+from ragline.adapters.conversation_cache import ConversationCache
 from ragline.adapters.db.database import Database
-from ragline.adapters.db.tables import User
 from ragline.adapters.events.bus import LocalBus
 from ragline.adapters.events.pg_notify import PgNotifier
 from ragline.adapters.events.redis_notify import RedisNotifier
-from ragline.adapters.queue import JobQueue, build_broker
+from ragline.adapters.queue import RUN_TASK, JobQueue, build_broker
 from ragline.config import Settings
 from ragline.services.claims import ClaimChecker
 from ragline.services.event_log import EventWriter
+from ragline.services.identity import LOCAL_USER_ID as LOCAL_USER_ID
+from ragline.services.identity import LOCAL_USER_NAME as LOCAL_USER_NAME
+from ragline.services.identity import Identity
+from ragline.services.identity import ensure_local_user as ensure_local_user
 from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
 from ragline.services.run_manager import RunManager
 from ragline.services.run_store import RunStore
 from ragline.services.runs import RunContext
 from ragline.services.schemas import SchemaRegistry
+from ragline.web.ratelimit import Counter, MemoryCounter, RedisCounter
+
+if TYPE_CHECKING:  # built lazily: the embedder and the model providers are heavy imports
+    from ragline.services.documents import DocumentService
+    from ragline.services.models import ModelRegistry
 
 log = logging.getLogger(__name__)
-LOCAL_USER_NAME = "local"
-LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"
-RUN_TASK = "ragline.run"
+
+
+@runtime_checkable
+class Lifecycle(Protocol):
+    """A part the container starts (in order) and stops (in reverse)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class InBackground:
+    """Starts a part in a task, so the process serves `/healthz` while it loads (the model);
+    a failed start is logged (`/readyz` reports it). `enabled=False`: stop only."""
+
+    def __init__(self, part: Lifecycle, *, enabled: bool = True) -> None:
+        self.part = part
+        self.enabled = enabled
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.enabled:
+            self._task = asyncio.create_task(self._start())
+
+    async def _start(self) -> None:
+        try:
+            await self.part.start()
+        except Exception:
+            log.exception("loading the default model failed; /readyz reports it")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.part.stop()
 
 
 @dataclass
@@ -38,23 +81,31 @@ class Container:
     db: Database
     bus: LocalBus
     writer: EventWriter
-    models: Any
+    models: ModelRegistry
+    documents: DocumentService
     pipeline: AnswerPipeline
     runs: RunManager
-    local_user_id: str = ""
+    identity: Identity
+    schemas: SchemaRegistry
     notifier: PgNotifier | RedisNotifier | None = None
-    documents: Any = None  # the document service (ingestion, search), see services/documents.py
+    conversation_cache: ConversationCache | None = None  # RAGLINE_REDIS_URL: compat seed 003
+    rate_counter: Counter | None = None  # RAGLINE_RATE_LIMIT_PER_MINUTE > 0
     run_queue: JobQueue | None = None  # RAGLINE_RUN_EXECUTION=worker
     consume: bool = False  # take runs and jobs off the Redis queues in this process
     serves: bool = True  # False in `ragline worker`: it never admits runs itself
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Started in this order after the event log, stopped in reverse before it closes.
+    parts: list[Lifecycle] = field(default_factory=list)
     _liveness: asyncio.Task[None] | None = None
-    _model_load: asyncio.Task[None] | None = None
     _consumers: list[asyncio.Task[None]] = field(default_factory=list)
+    _started: list[Lifecycle] = field(default_factory=list)
 
     @property
     def store(self) -> RunStore:
         return self.runs.store
+
+    @property
+    def local_user_id(self) -> str:
+        return self.identity.local_user_id
 
     @property
     def executes_runs(self) -> bool:
@@ -67,12 +118,9 @@ class Container:
         else:
             await self.notifier.start()
             self._liveness = asyncio.create_task(self._keep_alive(), name="run-liveness")
-        self.local_user_id = await ensure_local_user(self.db)
-        model_start = getattr(self.models, "start", None)
-        if model_start is not None and self.executes_runs:  # serve /healthz while it loads
-            self._model_load = asyncio.create_task(self._load_models(model_start))
-        if self.documents is not None:
-            await self.documents.start()
+        for part in self.parts:
+            await part.start()
+            self._started.append(part)
         if self.run_queue is not None:
             await self.run_queue.start()
         if self.consume:
@@ -80,9 +128,8 @@ class Container:
 
     def _start_consumers(self) -> None:
         queues: list[JobQueue] = []
-        doc_queue = getattr(self.documents, "queue", None)
-        if isinstance(doc_queue, JobQueue) and not doc_queue.in_process:
-            queues.append(doc_queue)
+        if not self.documents.queue.in_process:
+            queues.append(self.documents.queue)
             self.documents.consuming = True
         if self.run_queue is not None:
             queues.append(self.run_queue)
@@ -96,12 +143,6 @@ class Container:
         await asyncio.gather(*self._consumers, return_exceptions=True)
         self._consumers.clear()
         await self.runs.drain(grace)
-
-    async def _load_models(self, start: Any) -> None:
-        try:
-            await start()
-        except Exception:
-            log.exception("loading the default model failed; /readyz reports it")
 
     async def _recover(self, stale_before: datetime | None) -> None:
         recovered = await self.store.fail_interrupted(stale_before)
@@ -128,56 +169,30 @@ class Container:
         await self.drain(0)
         if self.run_queue is not None:
             await self.run_queue.stop(0)
-        for task in (self._liveness, self._model_load):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        if self._liveness is not None:
+            self._liveness.cancel()
+            await asyncio.gather(self._liveness, return_exceptions=True)
         await self.runs.shutdown()
         await self.writer.stop()
-        if self.documents is not None:
-            await self.documents.stop()
+        while self._started:
+            await self._started.pop().stop()
         if self.notifier is not None:
             await self.notifier.stop()
-        aclose = getattr(self.models, "aclose", None)
-        if aclose is not None:
-            await aclose()
         await self.db.dispose()
 
 
-async def ensure_local_user(db: Database) -> str:
-    """The user every request acts as while auth is off: one for every process sharing the
-    database. It has a fixed id, so replicas starting together on a fresh database create it
-    once; a database from before that keeps its oldest local user."""
-    for _attempt in range(2):
-        try:
-            async with db.session() as session:
-                user = await session.scalar(
-                    select(User).where(User.name == LOCAL_USER_NAME, User.is_admin.is_(True))
-                    .order_by(User.created_at, User.id).limit(1)
-                )
-                if user is None:
-                    user = User(id=LOCAL_USER_ID, name=LOCAL_USER_NAME, is_admin=True)
-                    session.add(user)
-                    await session.flush()
-                return user.id
-        except IntegrityError:  # another process inserted it first: read theirs
-            continue
-    raise RuntimeError("could not create the local user")
-
-
-def claim_checker(settings: Settings, documents: Any) -> ClaimChecker | None:
-    """Answers are checked with the documents' own embedder (none: no claims)."""
-    embedder = getattr(documents, "embedder", None)
-    if not settings.claims_enabled or embedder is None:
+def claim_checker(settings: Settings, documents: DocumentService) -> ClaimChecker | None:
+    """Answers are checked with the documents' own embedder (off: no claims)."""
+    if not settings.claims_enabled:
         return None
-    return ClaimChecker(embedder, index_vectors=getattr(documents, "passage_vectors", None))
+    return ClaimChecker(documents.embedder, index_vectors=documents.passage_vectors)
 
 
 def build_container(
     settings: Settings,
     *,
-    models: Any = None,
-    documents: Any = None,
+    models: ModelRegistry | None = None,
+    documents: DocumentService | None = None,
     consume: bool | None = None,
     serves: bool = True,
 ) -> Container:
@@ -198,6 +213,7 @@ def build_container(
         from ragline.services.documents import build_documents
 
         documents = build_documents(settings, db)
+    schemas = SchemaRegistry(db)
     pipeline = AnswerPipeline(
         models,
         documents,
@@ -210,7 +226,7 @@ def build_container(
             passage_tokens_min=settings.passage_tokens_min,
             passage_tokens_max=settings.passage_tokens_max,
         ),
-        schemas=SchemaRegistry(db),
+        schemas=schemas,
     )
     store = RunStore(db, writer, bus)
     runs = RunManager(RunContext(db, store, models, pipeline, settings,
@@ -225,18 +241,34 @@ def build_container(
             concurrency=settings.run_concurrency, task_name=RUN_TASK,
         )
         runs.enqueue = run_queue.enqueue
-    return Container(
+    identity = Identity(db, settings.auth, settings.jwt_secret)
+    cache = ConversationCache.from_url(settings.redis_url) if settings.redis_url else None
+    counter: Counter | None = None
+    if settings.rate_limit_per_minute > 0:
+        counter = RedisCounter(settings.redis_url) if settings.redis_url else MemoryCounter()
+    consumes = bool(settings.redis_url) and (
+        settings.embedded_worker if consume is None else consume
+    )
+    container = Container(
         settings=settings,
         db=db,
         bus=bus,
         writer=writer,
         models=models,
+        documents=documents,
         pipeline=pipeline,
         runs=runs,
+        identity=identity,
+        schemas=schemas,
         notifier=notifier,
-        documents=documents,
+        conversation_cache=cache,
+        rate_counter=counter,
         run_queue=run_queue,
-        consume=bool(settings.redis_url)
-        and (settings.embedded_worker if consume is None else consume),
+        consume=consumes,
         serves=serves,
     )
+    # The model loads in the background where runs execute (it serves /healthz meanwhile).
+    container.parts = [identity, InBackground(models, enabled=container.executes_runs), documents]
+    if cache is not None:
+        container.parts.append(cache)
+    return container

@@ -1,8 +1,10 @@
 """`ragline worker`: executes queued runs and ingestion jobs taken off Redis (taskiq).
 
-Jobs and runs live in the database (services/ingest.py, services/run_store.py); the queues only
-carry ids. A periodic sweep re-queues jobs whose worker died; a run whose worker died loses its
-lease and is failed as `interrupted` by any process, so a killed worker never loses anything.
+A thin entry point: the composition root builds a container that consumes the queues
+(adapters/queue.py); the services it wires do the work. Jobs and runs live in the database
+(services/ingest.py, services/run_store.py); the queues only carry ids. A periodic sweep re-queues
+jobs whose worker died; a run whose worker died loses its lease and is failed as `interrupted` by
+any process, so a killed worker never loses anything.
 """
 
 from __future__ import annotations
@@ -11,53 +13,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
-from ragline.adapters.db.database import Database
-from ragline.adapters.embed import Embedder
-from ragline.adapters.queue import JobQueue
-from ragline.adapters.queue import build_broker as _build_broker
-from ragline.adapters.uploads import UploadStore
 from ragline.config import Settings
-from ragline.services.ingest import IngestContext, requeue_stale
 
-if TYPE_CHECKING:
-    from taskiq import AsyncBroker
-
-__all__ = ["JobQueue", "build_broker", "ingest_context", "run_worker", "sweep_forever"]
+__all__ = ["run_worker", "serve_worker"]
 log = logging.getLogger(__name__)
-TASK_NAME = "ragline.ingest"
-Handler = Callable[[str], Awaitable[str]]
-
-
-def build_broker(settings: Settings) -> AsyncBroker | None:
-    return _build_broker(settings.redis_url, settings.ingest_queue)
-
-
-async def sweep_forever(ctx: IngestContext, enqueue: Callable[[str], Awaitable[None]]) -> None:
-    """Re-queue stale jobs now and then every half `stale_seconds`."""
-    while True:
-        try:
-            count = await requeue_stale(ctx, enqueue)
-            if count:
-                log.warning("re-queued %d interrupted ingestion jobs", count)
-        except Exception:
-            log.warning("stale-job sweep failed", exc_info=True)
-        await asyncio.sleep(max(0.5, ctx.stale_seconds / 2))
-
-
-def ingest_context(settings: Settings, db: Database, embedder: Embedder) -> IngestContext:
-    return IngestContext(
-        db=db,
-        embedder=embedder,
-        uploads=UploadStore(settings.data_dir / "uploads"),
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap=settings.chunk_overlap,
-        embed_batch=max(settings.embedding_batch_size, 16) * 2,
-        stale_seconds=settings.ingest_stale_seconds,
-        max_attempts=settings.ingest_max_attempts,
-    )
 
 
 async def serve_worker(settings: Settings, stopping: asyncio.Event) -> None:

@@ -63,5 +63,11 @@ class ConversationCache:
         except self._errors as exc:
             log.warning("conversation cache invalidation failed: %s", exc)
 
+    async def start(self) -> None:  # connects on first use
+        return None
+
+    async def stop(self) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
         await self._redis.aclose()

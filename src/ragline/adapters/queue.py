@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[[str], Awaitable[Any]]
 log = logging.getLogger(__name__)
+INGEST_TASK = "ragline.ingest"  # ingestion job ids (services/documents.py)
+RUN_TASK = "ragline.run"  # run ids, RAGLINE_RUN_EXECUTION=worker (services/run_manager.py)
 
 
 def build_broker(redis_url: str | None, queue_name: str) -> AsyncBroker | None:

@@ -193,9 +193,7 @@ async def _evaluate(path: Path, collection: str | None, settings: Settings) -> T
     table.add_column("MRR@10", justify="right")
     table.add_column("ms/query", justify="right")
     async with open_service(settings) as (service, owner):
-        warmup = getattr(service.embedder, "warmup", None)
-        if warmup is not None:
-            await warmup()
+        await service.embedder.warmup()
         for mode in MODES:
             scores = Scores()
             started = time.perf_counter()

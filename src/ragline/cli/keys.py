@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import typer
-from sqlalchemy import select
 
 from ragline.config import Settings
 
@@ -28,21 +26,11 @@ def register(app: typer.Typer) -> None:
 async def _create(settings: Settings, user_name: str, admin: bool) -> str:
     from ragline.adapters.db.database import Database
     from ragline.adapters.db.migrate import upgrade
-    from ragline.adapters.db.tables import ApiKey, User
-    from ragline.web.deps import hash_key
+    from ragline.services.identity import create_api_key
 
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
-    key = "rl_" + secrets.token_urlsafe(32)
     try:
-        async with db.session() as session:
-            found = await session.scalar(select(User).where(User.name == user_name))
-            if found is None:
-                found = User(name=user_name, is_admin=admin)
-                session.add(found)
-                await session.flush()
-            session.add(ApiKey(user_id=found.id, key_hash=hash_key(key), prefix=key[:8],
-                               is_admin=admin))
+        return await create_api_key(db, user_name, admin=admin)
     finally:
         await db.dispose()
-    return key

@@ -105,6 +105,23 @@ class ModelProvider(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class LocalEngine(Protocol):
+    """A provider that loads its model into this process (llama.cpp): loading and its slots."""
+
+    load_error: str | None  # why the last load failed
+
+    @property
+    def is_loaded(self) -> bool: ...
+
+    @property
+    def queue(self) -> tuple[int, int]:
+        """(running, waiting) requests."""
+        ...
+
+    async def load(self) -> None: ...
+
+
 @dataclass
 class ModelSpec:
     """One entry of the model registry."""

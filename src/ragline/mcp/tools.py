@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.bootstrap import Container
-from ragline.domain.errors import InvalidInput, Unavailable
+from ragline.domain.errors import InvalidInput
 from ragline.domain.events import RunEvent, Sources, Status
 from ragline.domain.runs import RunState
 from ragline.services import threads as svc
@@ -24,7 +24,6 @@ from ragline.services.conversation import DEFAULT_COLLECTION, answer_batches
 from ragline.services.document_pages import page_text
 from ragline.services.documents import DocumentService
 from ragline.web.deps import Principal
-from ragline.web.routes.threads import check_collection, resolve_model
 
 Report = Callable[[str], Awaitable[None]]
 LISTING_LIMIT = 1000
@@ -44,10 +43,7 @@ class Caller:
 
     @property
     def documents(self) -> DocumentService:
-        if self.container.documents is None:
-            raise Unavailable("the document service is not configured")
-        service: DocumentService = self.container.documents
-        return service
+        return self.container.documents
 
 
 class Passage(BaseModel):
@@ -146,8 +142,8 @@ async def ask(
     container, user = caller.container, caller.principal
     if thread_id is None:
         collection = collection or DEFAULT_COLLECTION
-        await check_collection(container, user, collection)
-        model = resolve_model(container)
+        await container.documents.check_collection(user.user_id, collection)
+        model = container.models.resolve()
         async with container.db.session() as session:
             thread = await svc.create_thread(
                 session, user.user_id, title=question[:200], collection=collection,
@@ -157,8 +153,8 @@ async def ask(
     else:
         async with container.db.session() as session:
             thread = await svc.get_thread(session, user.user_id, thread_id)
-        model = resolve_model(container, thread.model)
-        await check_collection(container, user, collection)
+        model = container.models.resolve(thread.model)
+        await container.documents.check_collection(user.user_id, collection)
     posted = await svc.post_message(
         container.db, container.runs, owner_id=user.user_id, thread_id=thread_id,
         content=question, model=model, collection=collection, on_active="enqueue",

@@ -14,19 +14,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
-from ragline.adapters.db.tables import Document, Job
+from ragline.adapters.db.tables import Document
+from ragline.adapters.db.tables import Job as Job  # handed out by get_job
 from ragline.adapters.embed import Embedder, build_embedder
 from ragline.adapters.index import MODES, HybridIndex, Mode, Scope, check_embedder
+from ragline.adapters.queue import INGEST_TASK, JobQueue, build_broker
+from ragline.adapters.uploads import UploadStore
 from ragline.config import Settings
-from ragline.domain.errors import InvalidInput
+from ragline.domain.errors import InvalidInput, NotFound
 from ragline.services import collections as coll
 from ragline.services import library
-from ragline.services.ingest import Observer, run_job
+from ragline.services.ingest import IngestContext, Observer, requeue_stale, run_job
 from ragline.telemetry import hooks
-from ragline.worker import TASK_NAME, JobQueue, build_broker, ingest_context, sweep_forever
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,8 @@ class DocumentService:
                                  vector_weight=settings.search_vector_weight)
         self.ingest = ingest_context(settings, db, embedder)
         self.uploads = self.ingest.uploads
-        self.queue = JobQueue(build_broker(settings), self._run,
-                              concurrency=settings.ingest_concurrency, task_name=TASK_NAME)
+        self.queue = JobQueue(build_broker(settings.redis_url, settings.ingest_queue), self._run,
+                              concurrency=settings.ingest_concurrency, task_name=INGEST_TASK)
         self.consuming = False  # set when this process takes jobs off the Redis queue
         self._background: list[asyncio.Task[None]] = []
         self._started = False
@@ -66,17 +69,26 @@ class DocumentService:
     async def start(self) -> None:
         await self.prepare()
         await self.queue.start()
-        self._background.append(asyncio.create_task(sweep_forever(self.ingest, self.queue.enqueue)))
+        self._background.append(asyncio.create_task(self._sweep_forever()))
         if self.settings.embedder_warmup:
             self._background.append(asyncio.create_task(self._warm()))
         self._started = True
 
+    async def _sweep_forever(self) -> None:
+        """Re-queue stale jobs now and then every half `stale_seconds`."""
+        while True:
+            try:
+                count = await requeue_stale(self.ingest, self.queue.enqueue)
+                if count:
+                    log.warning("re-queued %d interrupted ingestion jobs", count)
+            except Exception:
+                log.warning("stale-job sweep failed", exc_info=True)
+            await asyncio.sleep(max(0.5, self.ingest.stale_seconds / 2))
+
     async def _warm(self) -> None:
         """Load the model and the vector matrices in the background, before the first search."""
         try:
-            warmup = getattr(self.embedder, "warmup", None)
-            if warmup is not None:
-                await warmup()
+            await self.embedder.warmup()
             await self.index.warm()
         except Exception:
             log.warning("warming the index failed; it loads on first use instead", exc_info=True)
@@ -90,9 +102,7 @@ class DocumentService:
         self._background.clear()
         if self._started:
             await self.queue.stop()
-        aclose = getattr(self.embedder, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await self.embedder.aclose()
         self._started = False
 
     def readiness(self) -> dict[str, Any]:
@@ -100,7 +110,7 @@ class DocumentService:
             "ready": self._started,
             "embedder": self.embedder.name,
             "dimension": self.embedder.dim,
-            "embedder_loaded": bool(getattr(self.embedder, "loaded", True)),
+            "embedder_loaded": self.embedder.loaded,
             "queue": "redis" if self.settings.redis_url else "in-process",
             "vectors": self.index.vectors.kind,
             # Who ingests: this process, or `ragline worker` processes (not checked from here).
@@ -151,6 +161,13 @@ class DocumentService:
             return {}
         numeric = [int(c) for c in chunk_ids if str(c).isdigit()]
         return {str(k): v for k, v in cache.cached_vectors(numeric).items()}
+
+    async def check_collection(self, owner_id: str, name: str | None) -> None:
+        """A named collection must exist (`default` always does): else 404."""
+        if name is None or name == coll.DEFAULT_COLLECTION:
+            return
+        if await self.collection_version(owner_id, name) is None:
+            raise NotFound(f"collection {name!r} not found", code="collection_not_found")
 
     async def collection_version(self, owner_id: str, collection: str) -> int | None:
         async with self.db.session() as session:
@@ -238,6 +255,12 @@ class DocumentService:
     async def delete_collection(self, owner_id: str, name: str) -> None:
         await library.delete_collection(self.db, self.uploads, owner_id, name)
 
+    async def count_jobs_by_status(self) -> dict[str, int]:
+        """Ingestion jobs by state, across every process."""
+        async with self.db.session() as session:
+            rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
+        return {status: int(n) for status, n in rows.all()}
+
     async def get_job(self, owner_id: str, job_id: str) -> Job:
         async with self.db.session() as session:
             return await library.get_job(session, owner_id, job_id)
@@ -245,6 +268,19 @@ class DocumentService:
 
 def _mode(mode: str) -> Mode:
     return next(m for m in MODES if m == mode)
+
+
+def ingest_context(settings: Settings, db: Database, embedder: Embedder) -> IngestContext:
+    return IngestContext(
+        db=db,
+        embedder=embedder,
+        uploads=UploadStore(settings.data_dir / "uploads"),
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+        embed_batch=max(settings.embedding_batch_size, 16) * 2,
+        stale_seconds=settings.ingest_stale_seconds,
+        max_attempts=settings.ingest_max_attempts,
+    )
 
 
 def build_documents(settings: Settings, db: Database) -> DocumentService:

@@ -19,6 +19,7 @@ from ragline.domain.llm import (
     ChatMessage,
     Finish,
     GenerationParams,
+    LocalEngine,
     ModelProvider,
     ModelSpec,
     ModelSwitched,
@@ -155,6 +156,12 @@ class ModelRegistry:
                 await self._sleep(delay)
         raise error
 
+    def resolve(self, *names: str | None) -> str:
+        """The first name given, else the default; an unknown name is a 400 (`unknown_model`)."""
+        name = next((n for n in names if n), None) or self.default_model
+        self.spec(name)
+        return str(name)
+
     def prompt_rate(self, name: str) -> float | None:
         """Prompt tokens/s the model's engine has measured (None for remote or unused models)."""
         provider = self._providers.get(name)
@@ -184,25 +191,29 @@ class ModelRegistry:
     async def start(self) -> None:
         """Load the default model now when `load_model_at_startup` asks for it."""
         if self.settings.load_model_at_startup:
-            load = getattr(self.provider(self.default_model), "load", None)
-            if load is not None:
-                await load()
+            provider = self.provider(self.default_model)
+            if isinstance(provider, LocalEngine):
+                await provider.load()
 
     def readiness(self) -> dict[str, Any]:
         """Which models are loaded; `ready` is whether the default model can answer now."""
         models: dict[str, Any] = {}
         for name, spec in self._specs.items():
             provider = self._providers.get(name)
-            loaded = provider is not None and bool(getattr(provider, "is_loaded", True))
+            engine = provider if isinstance(provider, LocalEngine) else None
+            loaded = provider is not None and (engine is None or engine.is_loaded)
             entry: dict[str, Any] = {"provider": spec.provider, "loaded": loaded}
-            if provider is not None and getattr(provider, "load_error", None):
-                entry["error"] = provider.load_error  # type: ignore[attr-defined]
-            if provider is not None and hasattr(provider, "queue"):
-                entry["running"], entry["waiting"] = provider.queue
+            if engine is not None and engine.load_error:
+                entry["error"] = engine.load_error
+            if engine is not None:
+                entry["running"], entry["waiting"] = engine.queue
             models[name] = entry
         default = models[self.default_model]
         ready = default["loaded"] if self.settings.load_model_at_startup else "error" not in default
         return {"ready": bool(ready), "default_model": self.default_model, "models": models}
+
+    async def stop(self) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
         providers, self._providers = list(self._providers.values()), {}

@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
-from ragline.adapters.db.tables import Message, Run, RunEvent, Thread, new_id
+from ragline.adapters.db.tables import Message, RunEvent, Thread, new_id
+from ragline.adapters.db.tables import Run as Run  # handed out by `get`
 from ragline.adapters.events.bus import LocalBus
 from ragline.domain.errors import Conflict, NotFound
 from ragline.domain.runs import ACTIVE, CANCELLED, DONE, FAILED, QUEUED, RUNNING, RunEventRecord
@@ -374,6 +375,22 @@ class RunStore:
                     update(Run).where(Run.id.in_(ids)).values(heartbeat_at=_now())
                 )
             return ids
+
+    async def count_by_status(self, statuses: Sequence[str]) -> dict[str, int]:
+        """How many runs are in each of these states, across every process."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Run.status, func.count()).where(Run.status.in_(statuses))
+                .group_by(Run.status))
+        return {status: int(n) for status, n in rows.all()}
+
+    async def get(self, owner_id: str, run_id: str) -> Run:
+        """The owner's run (another owner's is as unknown as a missing one)."""
+        async with self.db.session() as session:
+            run = await session.get(Run, run_id)
+        if run is None or run.owner_id != owner_id:
+            raise NotFound(f"run {run_id} not found", code="run_not_found")
+        return run
 
     async def executor_of(self, run_id: str) -> str | None:
         async with self.db.session() as session:

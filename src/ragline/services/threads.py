@@ -1,29 +1,32 @@
-"""Use cases for users, threads and messages: create, post (starting a run), cancel, delete."""
+"""Use cases for users, threads and messages: create, post (starting a run), cancel, delete.
+
+They hand out the records (`Thread`, `Message`, `Run`): the web layer reads them, never
+queries them.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
-from ragline.adapters.db.tables import Run, Thread, User
+from ragline.adapters.db.tables import Message as Message
+from ragline.adapters.db.tables import Run as Run
+from ragline.adapters.db.tables import Thread as Thread
 from ragline.domain.errors import Conflict, NotFound, Unprocessable
 from ragline.domain.runs import TERMINAL
+from ragline.services.identity import create_user as create_user
 from ragline.services.run_manager import RunManager
 from ragline.services.run_store import OnActive, PostedMessage
+
+Cursor = tuple[datetime, str]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def create_user(session: AsyncSession, name: str, *, is_admin: bool = False) -> User:
-    user = User(name=name, is_admin=is_admin)
-    session.add(user)
-    await session.flush()
-    return user
 
 
 async def create_thread(
@@ -57,6 +60,82 @@ async def get_thread(session: AsyncSession, owner_id: str, thread_id: str) -> Th
     if thread is None or thread.owner_id != owner_id:
         raise NotFound(f"thread {thread_id} not found", code="thread_not_found")
     return thread
+
+
+async def new_thread(db: Database, owner_id: str, **fields: Any) -> Thread:
+    """`create_thread` in its own transaction."""
+    async with db.session() as session:
+        return await create_thread(session, owner_id, **fields)
+
+
+async def find_thread(db: Database, owner_id: str, thread_id: str) -> Thread:
+    """`get_thread` in its own transaction."""
+    async with db.session() as session:
+        return await get_thread(session, owner_id, thread_id)
+
+
+async def list_threads(
+    db: Database, owner_id: str, *, limit: int, before: Cursor | None = None
+) -> list[Thread]:
+    """The owner's threads, most recently updated first, `limit + 1` of them at most (the extra
+    one tells the caller there is a next page), after the (updated_at, id) cursor `before`."""
+    query = select(Thread).where(Thread.owner_id == owner_id)
+    if before:
+        stamp, id_ = before
+        query = query.where(
+            or_(Thread.updated_at < stamp, and_(Thread.updated_at == stamp, Thread.id < id_))
+        )
+    query = query.order_by(Thread.updated_at.desc(), Thread.id.desc()).limit(limit + 1)
+    async with db.session() as session:
+        return list(await session.scalars(query))
+
+
+async def list_messages(
+    db: Database, owner_id: str, thread_id: str, *, limit: int, after: Cursor | None = None
+) -> list[Message]:
+    """A thread of the owner's messages oldest first, `limit + 1` at most, after the
+    (created_at, id) cursor `after`."""
+    async with db.session() as session:
+        await get_thread(session, owner_id, thread_id)
+        query = select(Message).where(Message.thread_id == thread_id)
+        if after:
+            stamp, id_ = after
+            query = query.where(
+                or_(Message.created_at > stamp, and_(Message.created_at == stamp, Message.id > id_))
+            )
+        query = query.order_by(Message.created_at, Message.id).limit(limit + 1)
+        return list(await session.scalars(query))
+
+
+async def thread_messages(db: Database, thread_id: str) -> list[Message]:
+    """A thread's messages oldest first (the caller has checked the thread is theirs)."""
+    query = (
+        select(Message)
+        .where(Message.thread_id == thread_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    async with db.session() as session:
+        return list(await session.scalars(query))
+
+
+def _surface(surface: str) -> ColumnElement[bool]:
+    """Threads started through one compat surface (their metadata says which)."""
+    return cast(ColumnElement[bool], Thread.meta["surface"].as_string() == surface)
+
+
+async def list_surface_threads(
+    db: Database, owner_id: str, surface: str, *, limit: int, user_label: str | None = None
+) -> list[Thread]:
+    """The owner's threads started through a compat surface, most recently updated first
+    (only those labelled `user_label`, when given)."""
+    query: Select[Thread] = select(Thread).where(
+        Thread.owner_id == owner_id, _surface(surface)
+    )
+    if user_label is not None:
+        query = query.where(Thread.user_id == user_label)
+    query = query.order_by(Thread.updated_at.desc(), Thread.id.desc()).limit(limit)
+    async with db.session() as session:
+        return list(await session.scalars(query))
 
 
 async def get_run(session: AsyncSession, owner_id: str, run_id: str) -> Run:

@@ -21,7 +21,7 @@ from ragline.telemetry import metrics as telemetry_metrics
 from ragline.telemetry.tracing import configure_tracing, shutdown_tracing
 from ragline.web.errors import error_responses, install_error_handlers
 from ragline.web.observability import Metrics, install_observability
-from ragline.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
+from ragline.web.ratelimit import RateLimitMiddleware
 from ragline.web.routes import (
     documents,
     generate,
@@ -84,16 +84,28 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     if settings.rate_limit_per_minute > 0:
-        counter = RedisCounter(settings.redis_url) if settings.redis_url else MemoryCounter()
-        app.add_middleware(
-            RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, counter=counter
-        )
+        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,
+                           counter=_ContainerCounter(app))
     install_observability(app, metrics)  # outermost: 429s get a request id and a log line too
     for router_module in ROUTERS:
         app.include_router(router_module.router)
     app.state.mcp = mount_mcp(app, settings)  # /mcp, docs/api.md §7
     _serve_ui(app)
     return app
+
+
+class _ContainerCounter:
+    """The rate-limit counter the composition root built, once the lifespan has started it."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def hit(self, key: str, window: int) -> int:
+        try:
+            counter = self.app.state.container.rate_counter
+        except AttributeError:  # the lifespan has not started: nothing to count
+            return 0
+        return 0 if counter is None else int(await counter.hit(key, window))
 
 
 async def drain(container: Container, linger: float = 2.0) -> None:

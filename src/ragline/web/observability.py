@@ -20,7 +20,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragline.telemetry import logs
@@ -62,18 +61,14 @@ class _LiveCollector(Collector):
         """Count runs and ingestion jobs by state (one grouped query each)."""
         if self.container is None:
             return
-        from ragline.adapters.db.tables import Job, Run
         from ragline.domain.runs import ACTIVE
 
         try:
-            async with asyncio.timeout(SNAPSHOT_TIMEOUT), self.container.db.session() as session:
-                runs = await session.execute(
-                    select(Run.status, func.count()).where(Run.status.in_(ACTIVE))
-                    .group_by(Run.status))
-                jobs = await session.execute(
-                    select(Job.status, func.count()).group_by(Job.status))
-            self._runs = {status: 0 for status in ACTIVE} | {s: int(n) for s, n in runs.all()}
-            self._jobs = {s: int(n) for s, n in jobs.all()}
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                runs = await self.container.store.count_by_status(ACTIVE)
+                jobs = await self.container.documents.count_jobs_by_status()
+            self._runs = {status: 0 for status in ACTIVE} | runs
+            self._jobs = jobs
         except Exception:  # /metrics stays up when the database is not
             log.warning("metrics: counting runs and jobs failed", exc_info=True)
             self._runs, self._jobs = {}, {}
@@ -114,8 +109,7 @@ class _LiveCollector(Collector):
 
 def _engine_queues(models: Any) -> list[tuple[str, tuple[int, int]]]:
     """(model, (slots busy, requests waiting)) of each loaded local engine."""
-    readiness = getattr(models, "readiness", None)
-    entries = readiness().get("models", {}) if readiness is not None else {}
+    entries = models.readiness().get("models", {})
     return [(name, (int(e["running"]), int(e["waiting"]))) for name, e in entries.items()
             if isinstance(e, dict) and "running" in e]
 

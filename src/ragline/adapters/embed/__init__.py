@@ -24,6 +24,17 @@ class Embedder(Protocol):
         """Shape (len(texts), dim), float32, each row of unit length."""
         ...
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (a remote one always is)."""
+        ...
+
+    async def warmup(self) -> None:
+        """Load the model now rather than on the first call (nothing to do for a remote one)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -96,3 +96,6 @@ class LocalEmbedder:
 
     async def warmup(self) -> None:
         await asyncio.to_thread(self.model)
+
+    async def aclose(self) -> None:
+        return None

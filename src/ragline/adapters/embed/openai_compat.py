@@ -80,6 +80,13 @@ class OpenAICompatEmbedder:
             )
         return vectors
 
+    @property
+    def loaded(self) -> bool:
+        return True
+
+    async def warmup(self) -> None:
+        return None
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()

@@ -6,32 +6,21 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from ragline.adapters.db.tables import Job
 from ragline.adapters.parse import KINDS
-from ragline.domain.errors import InvalidInput, NotFound, TooLarge, Unavailable, Unprocessable
-from ragline.services.documents import DocumentService, DocumentView
-from ragline.web.deps import ContainerDep, CurrentUser
+from ragline.domain.errors import InvalidInput, NotFound, TooLarge, Unprocessable
+from ragline.services.documents import DocumentView, Job
+from ragline.web.deps import CurrentUser, DocumentsDep
 from ragline.web.hygiene import check_text
 from ragline.web.pagination import CursorParam, LimitParam, decode_cursor, page
 
 router = APIRouter(prefix="/api", tags=["documents"])
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
-
-
-def get_documents(container: ContainerDep) -> DocumentService:
-    if container.documents is None:
-        raise Unavailable("the document service is not configured")
-    service: DocumentService = container.documents
-    return service
-
-
-DocumentsDep = Annotated[DocumentService, Depends(get_documents)]
 
 
 class CollectionIn(BaseModel):

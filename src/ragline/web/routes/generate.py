@@ -15,14 +15,13 @@ from ragline.services.generate import generate
 from ragline.services.schemas import SchemaRegistry
 from ragline.web.deps import ContainerDep, CurrentUser
 from ragline.web.pagination import CursorParam, LimitParam
-from ragline.web.routes.threads import resolve_model
 
 router = APIRouter(tags=["structured output"])
 MAX_CONTEXT_BYTES = 256 * 1024
 
 
 def get_schemas(container: ContainerDep) -> SchemaRegistry:
-    return SchemaRegistry(container.db)
+    return container.schemas
 
 
 SchemasDep = Annotated[SchemaRegistry, Depends(get_schemas)]
@@ -102,7 +101,7 @@ async def generate_json(
     if body.context is not None and len(json.dumps(body.context)) > MAX_CONTEXT_BYTES:
         raise TooLarge(f"context is larger than {MAX_CONTEXT_BYTES} bytes")
     schema = await schemas.resolve(user.user_id, body.schema_)
-    model = resolve_model(container, body.model)
+    model = container.models.resolve(body.model)
     result = await generate(
         container.models, schema, body.prompt,
         context=body.context, model=model, max_attempts=body.max_attempts,

@@ -27,10 +27,8 @@ async def readyz(container: ContainerDep) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
-    readiness = getattr(container.models, "readiness", None)
-    checks["models"] = readiness() if readiness else {"ready": True}
-    if container.documents is not None and hasattr(container.documents, "readiness"):
-        checks["index"] = container.documents.readiness()
+    checks["models"] = container.models.readiness()
+    checks["index"] = container.documents.readiness()
     ready = checks["database"] == "ok" and all(
         isinstance(v, dict) and v.get("ready", True) for k, v in checks.items() if k != "database"
     )

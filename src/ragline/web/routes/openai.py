@@ -36,7 +36,6 @@ from ragline.web.openai_schema import (
     OpenAIRoute,
     split_messages,
 )
-from ragline.web.routes.threads import check_collection, resolve_model
 from ragline.web.sse import event_stream
 
 router = APIRouter(
@@ -93,12 +92,12 @@ async def chat_completions(
 async def _start_run(
     body: ChatCompletionRequest, container: Container, user: Principal
 ) -> tuple[str, str]:
-    model = resolve_model(container, body.model)
+    model = container.models.resolve(body.model)
     if body.n not in (None, 1):
         raise InvalidInput("only n=1 is supported", code="invalid_request", details={"param": "n"})
     system, history, question = split_messages(body.messages)
     collection = body.rag.collection if body.rag is not None else None
-    await check_collection(container, user, collection)
+    await container.documents.check_collection(user.user_id, collection)
     async with container.db.session() as session:
         thread = await start_thread_with_history(
             session, user.user_id, history, model=model, collection=collection,

@@ -12,13 +12,13 @@ from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 
-from ragline.adapters.db.tables import Run
 from ragline.bootstrap import Container
 from ragline.domain.errors import RaglineError
 from ragline.domain.jsonenc import dumps
 from ragline.domain.runs import RunEventRecord
 from ragline.services import threads as svc
 from ragline.services.event_log import follow
+from ragline.services.run_store import Run
 from ragline.web.deps import ContainerDep, CurrentUser, Principal, resolve_principal
 from ragline.web.pagination import parse_seq
 from ragline.web.sse import event_stream, run_event_frames
@@ -63,8 +63,7 @@ def parse_cursor(last_event_id: str | None, after: str | None) -> int:
 
 
 async def check_run(container: Container, user: Principal, run_id: str) -> Run:
-    async with container.db.session() as session:
-        return await svc.get_run(session, user.user_id, run_id)
+    return await container.store.get(user.user_id, run_id)
 
 
 @router.get("/{run_id}", response_model=RunOut)

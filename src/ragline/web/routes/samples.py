@@ -9,8 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ragline.samples.demo import DEMO_COLLECTION, DEMO_COUNT, DEMO_SEED, load_demo
-from ragline.web.deps import CurrentUser
-from ragline.web.routes.documents import DocumentsDep
+from ragline.web.deps import CurrentUser, DocumentsDep
 
 router = APIRouter(prefix="/api/samples", tags=["samples"])
 

@@ -7,14 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_, select
 
-from ragline.adapters.db.tables import Message, Thread
-from ragline.bootstrap import Container
-from ragline.domain.errors import InvalidInput, NotFound
+from ragline.domain.errors import InvalidInput
 from ragline.services import rewind
 from ragline.services import threads as svc
-from ragline.web.deps import ContainerDep, CurrentUser, Principal
+from ragline.services.threads import Message, Thread
+from ragline.web.deps import ContainerDep, CurrentUser
 from ragline.web.pagination import CursorParam, LimitParam, decode_cursor, page
 
 router = APIRouter(prefix="/api/threads", tags=["threads"])
@@ -77,55 +75,33 @@ def message_out(m: Message) -> MessageOut:
     )
 
 
-def resolve_model(container: Container, *names: str | None) -> str:
-    """The first name given, else the default; unknown names are a 400."""
-    name = next((n for n in names if n), None) or container.models.default_model
-    container.models.spec(name)
-    return str(name)
-
-
-async def check_collection(container: Container, user: Principal, name: str | None) -> None:
-    if name is None or name == "default" or container.documents is None:
-        return
-    if await container.documents.collection_version(user.user_id, name) is None:
-        raise NotFound(f"collection {name!r} not found", code="collection_not_found")
-
-
 @router.post("", status_code=201, response_model=ThreadOut)
 async def create_thread(body: ThreadIn, container: ContainerDep, user: CurrentUser) -> ThreadOut:
     if body.model:
-        resolve_model(container, body.model)
-    await check_collection(container, user, body.collection)
-    async with container.db.session() as session:
-        thread = await svc.create_thread(
-            session, user.user_id,
-            user_id=str(body.user_id) if body.user_id is not None else None,
-            title=body.title, collection=body.collection, model=body.model,
-            metadata=body.metadata,
-        )
-        return thread_out(thread)
+        container.models.resolve(body.model)
+    await container.documents.check_collection(user.user_id, body.collection)
+    thread = await svc.new_thread(
+        container.db, user.user_id,
+        user_id=str(body.user_id) if body.user_id is not None else None,
+        title=body.title, collection=body.collection, model=body.model,
+        metadata=body.metadata,
+    )
+    return thread_out(thread)
 
 
 @router.get("")
 async def list_threads(
     container: ContainerDep, user: CurrentUser, limit: LimitParam = 50, cursor: CursorParam = None
 ) -> dict[str, Any]:
-    query = select(Thread).where(Thread.owner_id == user.user_id)
-    if cursor:
-        stamp, id_ = decode_cursor(cursor)
-        query = query.where(
-            or_(Thread.updated_at < stamp, and_(Thread.updated_at == stamp, Thread.id < id_))
-        )
-    query = query.order_by(Thread.updated_at.desc(), Thread.id.desc()).limit(limit + 1)
-    async with container.db.session() as session:
-        rows = [thread_out(t) for t in await session.scalars(query)]
+    before = decode_cursor(cursor) if cursor else None
+    threads = await svc.list_threads(container.db, user.user_id, limit=limit, before=before)
+    rows = [thread_out(t) for t in threads]
     return page(rows, limit, lambda t: (t.updated_at, t.thread_id))
 
 
 @router.get("/{thread_id}", response_model=ThreadOut)
 async def get_thread(thread_id: str, container: ContainerDep, user: CurrentUser) -> ThreadOut:
-    async with container.db.session() as session:
-        return thread_out(await svc.get_thread(session, user.user_id, thread_id))
+    return thread_out(await svc.find_thread(container.db, user.user_id, thread_id))
 
 
 @router.delete("/{thread_id}", status_code=204)
@@ -142,16 +118,13 @@ async def list_messages(
     limit: LimitParam = 100,
     cursor: CursorParam = None,
 ) -> dict[str, Any]:
-    async with container.db.session() as session:
-        await svc.get_thread(session, user.user_id, thread_id)
-        query = select(Message).where(Message.thread_id == thread_id)
-        if cursor:
-            stamp, id_ = decode_cursor(cursor)
-            query = query.where(
-                or_(Message.created_at > stamp, and_(Message.created_at == stamp, Message.id > id_))
-            )
-        query = query.order_by(Message.created_at, Message.id).limit(limit + 1)
-        rows = [message_out(m) for m in await session.scalars(query)]
+    after = None
+    if cursor:  # an unknown thread is a 404 before a malformed cursor is a 400
+        await svc.find_thread(container.db, user.user_id, thread_id)
+        after = decode_cursor(cursor)
+    messages = await svc.list_messages(container.db, user.user_id, thread_id, limit=limit,
+                                       after=after)
+    rows = [message_out(m) for m in messages]
     return page(rows, limit, lambda m: (m.created_at, m.message_id))
 
 
@@ -165,10 +138,9 @@ async def post_message(
     on_active: Annotated[Literal["reject", "enqueue", "interrupt"], Query()] = "reject",
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> PostedOut:
-    async with container.db.session() as session:
-        thread = await svc.get_thread(session, user.user_id, thread_id)
-    model = resolve_model(container, body.model, thread.model)
-    await check_collection(container, user, body.collection)
+    thread = await svc.find_thread(container.db, user.user_id, thread_id)
+    model = container.models.resolve(body.model, thread.model)
+    await container.documents.check_collection(user.user_id, body.collection)
     response_format = body.response_format
     if response_format is not None and not isinstance(response_format, (dict, str)):
         raise InvalidInput("response_format must be a schema name or a JSON schema")

@@ -13,15 +13,20 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from ragline.adapters.db.tables import Message, Thread
 from ragline.bootstrap import Container
 from ragline.domain.errors import NotFound
 from ragline.services.conversation import utc
-from ragline.services.threads import create_thread, delete_thread, get_thread
+from ragline.services.threads import (
+    Message,
+    Thread,
+    delete_thread,
+    find_thread,
+    list_surface_threads,
+    new_thread,
+)
 from ragline.web.deps import ContainerDep, CurrentUser, Principal
-from ragline.web.routes.compat.common import ask, slash_tolerant, surface_filter, thread_messages
+from ragline.web.routes.compat.common import ask, slash_tolerant, thread_messages
 
 router = APIRouter(prefix="/llm/chat", tags=["compat: seed 002 (chat sessions)"])
 SURFACE = "seed002"
@@ -72,8 +77,7 @@ async def session_thread(container: Container, user: Principal, session_id: str)
     except ValueError:
         raise NotFound(f"session {session_id} not found", code="session_not_found") from None
     try:
-        async with container.db.session() as session:
-            return await get_thread(session, user.user_id, session_id)
+        return await find_thread(container.db, user.user_id, session_id)
     except NotFound:
         raise NotFound(f"session {session_id} not found", code="session_not_found") from None
 
@@ -82,11 +86,10 @@ async def session_thread(container: Container, user: Principal, session_id: str)
 async def start_session(body: StartIn, container: ContainerDep, user: CurrentUser) -> StartOut:
     """Start a session with a first message; answers once the reply is complete."""
     model = container.models.default_model
-    async with container.db.session() as session:
-        thread = await create_thread(
-            session, user.user_id, user_id=str(body.user_id), model=model,
-            metadata={"surface": SURFACE},
-        )
+    thread = await new_thread(
+        container.db, user.user_id, user_id=str(body.user_id), model=model,
+        metadata={"surface": SURFACE},
+    )
     answer = await ask(container, user, thread.id, body.initial_message, model=model)
     return StartOut(session_id=thread.id, message=answer.content)
 
@@ -123,12 +126,10 @@ async def list_sessions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[SessionOut]:
     """The caller's sessions, most recently active first."""
-    query = select(Thread).where(Thread.owner_id == user.user_id, surface_filter(SURFACE))
-    if user_id is not None:
-        query = query.where(Thread.user_id == str(user_id))
-    query = query.order_by(Thread.updated_at.desc(), Thread.id.desc()).limit(limit)
-    async with container.db.session() as session:
-        threads = list(await session.scalars(query))
+    threads = await list_surface_threads(
+        container.db, user.user_id, SURFACE, limit=limit,
+        user_label=str(user_id) if user_id is not None else None,
+    )
     return [
         SessionOut(
             session_id=t.id, user_id=t.user_id, created_at=utc(t.created_at),

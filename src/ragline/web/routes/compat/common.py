@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from sqlalchemy import ColumnElement, select
 
-from ragline.adapters.db.tables import Message, Thread
 from ragline.bootstrap import Container
 from ragline.domain.runs import RunState
 from ragline.services.conversation import collect
-from ragline.services.threads import post_message
+from ragline.services.threads import Message, post_message
+from ragline.services.threads import thread_messages as _thread_messages
 from ragline.web.deps import Principal, resolve_principal
-
-
-def surface_filter(surface: str) -> ColumnElement[bool]:
-    """Threads started through one compat surface (their metadata says which)."""
-    return cast(ColumnElement[bool], Thread.meta["surface"].as_string() == surface)
 
 
 async def ask(
@@ -52,13 +46,7 @@ async def ask(
 
 async def thread_messages(container: Container, thread_id: str) -> list[Message]:
     """A thread's messages oldest first (the caller has checked the thread is theirs)."""
-    query = (
-        select(Message)
-        .where(Message.thread_id == thread_id)
-        .order_by(Message.created_at, Message.id)
-    )
-    async with container.db.session() as session:
-        return list(await session.scalars(query))
+    return await _thread_messages(container.db, thread_id)
 
 
 async def websocket_principal(websocket: WebSocket) -> Principal:

@@ -7,47 +7,23 @@ in Redis, keyed by the thread's last change (so a stale entry is never served) a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ragline.adapters.conversation_cache import ConversationCache
-from ragline.adapters.db.tables import Thread
 from ragline.bootstrap import Container
 from ragline.domain.errors import NotFound
 from ragline.services.conversation import utc
-from ragline.services.threads import create_thread, get_thread
+from ragline.services.threads import Thread, find_thread, list_surface_threads, new_thread
 from ragline.web.deps import ContainerDep, CurrentUser, Principal
-from ragline.web.routes.compat.common import ask, slash_tolerant, surface_filter, thread_messages
-from ragline.web.routes.threads import resolve_model
+from ragline.web.routes.compat.common import ask, slash_tolerant, thread_messages
 
 SURFACE = "seed003"
-CACHE = "conversation_cache"
 
-
-@asynccontextmanager
-async def cache_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the Redis cache for the server's lifetime when Redis is configured."""
-    container: Container = app.state.container
-    url = container.settings.redis_url
-    cache = ConversationCache.from_url(url) if url else None
-    container.extras[CACHE] = cache
-    try:
-        yield
-    finally:
-        if cache is not None:
-            await cache.aclose()
-
-
-router = APIRouter(
-    prefix="/conversations", tags=["compat: seed 003 (conversations)"], lifespan=cache_lifespan
-)
+# The Redis cache of rendered conversations is the container's (`conversation_cache`).
+router = APIRouter(prefix="/conversations", tags=["compat: seed 003 (conversations)"])
 
 
 class StartIn(BaseModel):
@@ -83,33 +59,28 @@ class ConversationsOut(BaseModel):
 
 @router.post("/start", response_model=ConversationOut)
 async def start(body: StartIn, container: ContainerDep, user: CurrentUser) -> ConversationOut:
-    model = resolve_model(container, body.model_name)
-    async with container.db.session() as session:
-        thread = await create_thread(
-            session, user.user_id, model=model, metadata={"surface": SURFACE}
-        )
+    model = container.models.resolve(body.model_name)
+    thread = await new_thread(container.db, user.user_id, model=model,
+                              metadata={"surface": SURFACE})
     return ConversationOut(conversation=await _render(container, thread))
 
 
 @router.post("/chat", status_code=201, response_model=ConversationOut)
 async def chat(body: ChatIn, container: ContainerDep, user: CurrentUser) -> ConversationOut:
     """Send a message with `model_name`; answers with the whole conversation once replied."""
-    model = resolve_model(container, body.model_name)
-    async with container.db.session() as session:
-        if body.conversation_id:
-            thread = await _conversation(session, user, body.conversation_id)
-        else:
-            thread = await create_thread(
-                session, user.user_id, model=model, metadata={"surface": SURFACE}
-            )
-    cache: ConversationCache | None = container.extras.get(CACHE)
+    model = container.models.resolve(body.model_name)
+    if body.conversation_id:
+        thread = await _conversation(container, user, body.conversation_id)
+    else:
+        thread = await new_thread(container.db, user.user_id, model=model,
+                                  metadata={"surface": SURFACE})
+    cache = container.conversation_cache
     try:
         await ask(container, user, thread.id, body.message, model=model)
     finally:
         if cache is not None:
             await cache.forget(thread.id)
-    async with container.db.session() as session:
-        thread = await get_thread(session, user.user_id, thread.id)
+    thread = await find_thread(container.db, user.user_id, thread.id)
     return ConversationOut(conversation=await _render(container, thread))
 
 
@@ -120,14 +91,7 @@ async def list_conversations(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ConversationsOut:
     """The caller's conversations, most recently active first."""
-    query = (
-        select(Thread)
-        .where(Thread.owner_id == user.user_id, surface_filter(SURFACE))
-        .order_by(Thread.updated_at.desc(), Thread.id.desc())
-        .limit(limit)
-    )
-    async with container.db.session() as session:
-        threads = list(await session.scalars(query))
+    threads = await list_surface_threads(container.db, user.user_id, SURFACE, limit=limit)
     return ConversationsOut(conversations=await _render_many(container, threads))
 
 
@@ -135,14 +99,13 @@ async def list_conversations(
 async def get_conversation(
     conversation_id: str, container: ContainerDep, user: CurrentUser
 ) -> ConversationOut:
-    async with container.db.session() as session:
-        thread = await _conversation(session, user, conversation_id)
+    thread = await _conversation(container, user, conversation_id)
     return ConversationOut(conversation=await _render(container, thread))
 
 
-async def _conversation(session: AsyncSession, user: Principal, conversation_id: str) -> Thread:
+async def _conversation(container: Container, user: Principal, conversation_id: str) -> Thread:
     try:
-        return await get_thread(session, user.user_id, conversation_id)
+        return await find_thread(container.db, user.user_id, conversation_id)
     except NotFound:
         raise NotFound(
             f"conversation {conversation_id} not found", code="conversation_not_found"
@@ -156,7 +119,7 @@ async def _render(container: Container, thread: Thread) -> Conversation:
 
 async def _render_many(container: Container, threads: list[Thread]) -> list[Conversation]:
     """Conversations from the cache where fresh, else from the database (then cached)."""
-    cache: ConversationCache | None = container.extras.get(CACHE)
+    cache = container.conversation_cache
     stamps = [(t.id, utc(t.updated_at).isoformat()) for t in threads]
     cached = await cache.get_many(stamps) if cache is not None else [None] * len(threads)
     out = []

@@ -28,7 +28,6 @@ from ragline.services.conversation import answer_batches, collection_for_questio
 from ragline.services.threads import create_thread, post_message
 from ragline.web.deps import ContainerDep, CurrentUser, Principal
 from ragline.web.routes.compat.common import websocket_principal
-from ragline.web.routes.threads import check_collection
 from ragline.web.sse import event_stream, frame
 from ragline.web.ws_frames import MAX_FRAME_BYTES, BadFrame, decode_frame
 
@@ -48,7 +47,7 @@ async def start_question(
     """A new thread with the question posted on it; returns the run answering it."""
     if not question.strip():
         raise InvalidInput("the question must not be empty", code="empty_question")
-    await check_collection(container, user, collection)
+    await container.documents.check_collection(user.user_id, collection)
     model = container.models.default_model
     async with container.db.session() as session:
         chosen = await collection_for_question(session, user.user_id, collection)
