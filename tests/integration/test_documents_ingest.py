@@ -262,6 +262,14 @@ class _CountingEmbedder:
         vectors = np.ones((len(texts), self.dim), np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
+    loaded = True
+
+    async def warmup(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
 
 async def test_a_large_text_is_read_chunked_and_embedded_in_bounded_pieces_off_the_loop(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
