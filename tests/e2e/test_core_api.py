@@ -5,11 +5,12 @@ in-process in tests/integration/test_run_core.py."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import httpx
 from httpx_sse import connect_sse
+
+from tests.support.runs import wait_finished
 
 
 def events(client: httpx.Client, run_id: str, **headers: str) -> list[dict[str, Any]]:
@@ -31,16 +32,6 @@ def start_thread(client: httpx.Client, **body: Any) -> str:
 
 def post(client: httpx.Client, thread_id: str, content: str, **params: Any) -> httpx.Response:
     return client.post(f"/api/threads/{thread_id}/messages", json={"content": content}, **params)
-
-
-def wait_finished(client: httpx.Client, run_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.get(f"/api/runs/{run_id}").json()
-        if run["status"] in ("done", "failed", "cancelled"):
-            return dict(run)
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish")
 
 
 def test_seed_001_walkthrough_streams_resumes_and_persists(live_server) -> None:

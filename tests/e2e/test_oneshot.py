@@ -29,16 +29,6 @@ def latest_thread(client: httpx.Client) -> dict[str, Any]:
     return dict(client.get("/api/threads").json()["items"][0])
 
 
-def wait_run(client: httpx.Client, run_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.get(f"/api/runs/{run_id}").json()
-        if run["status"] in ("done", "failed", "cancelled"):
-            return dict(run)
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish")
-
-
 def test_stream_question_readme_body_streams_chunks_then_end(live_server) -> None:
     with httpx.Client(base_url=live_server.base_url, timeout=30) as client:
         frames = stream_question(client, {"question": "What is the capital of France?"})

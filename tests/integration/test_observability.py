@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ragline.config import Settings
 from ragline.telemetry import metrics, tracing
 from ragline.telemetry.logs import ContextFilter, JsonFormatter
 from ragline.web.app import create_app
+from tests.support.runs import wait_finished
 
 MARKER = "PRIVATE-QUESTION-7f3a"
 
@@ -53,14 +53,6 @@ def _app(tmp_path: Path, **extra: object) -> TestClient:
     return TestClient(create_app(settings))
 
 
-def _wait_run(client: TestClient, run_id: str) -> dict:
-    deadline = time.monotonic() + 30
-    while (run := client.get(f"/api/runs/{run_id}").json())["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, run
-        time.sleep(0.02)
-    return run
-
-
 def test_every_log_line_of_a_request_and_its_run_carries_the_ids(
     tmp_path: Path, captured: _Lines
 ) -> None:
@@ -78,7 +70,7 @@ def test_every_log_line_of_a_request_and_its_run_carries_the_ids(
                              headers={"X-Request-ID": "req-run"})
         assert posted.status_code == 202 and posted.headers["x-request-id"] == "req-run"
         run_id = posted.json()["run_id"]
-        assert _wait_run(client, run_id)["status"] == "done"
+        assert wait_finished(client, run_id)["status"] == "done"
 
     access = next(line for line in captured.lines if line.get("request_id") == "req-run"
                   and line["logger"] == "ragline.http")

@@ -15,8 +15,7 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from tests.support.inprocess import InProcessApp, running_app
-
-TERMINAL = ("done", "failed", "cancelled")
+from tests.support.runs import run_finished
 
 
 async def events(client: httpx.AsyncClient, run_id: str, **headers: str) -> list[dict[str, Any]]:
@@ -41,15 +40,6 @@ async def post(client: httpx.AsyncClient, thread_id: str, content: str,
                **params: Any) -> httpx.Response:
     return await client.post(f"/api/threads/{thread_id}/messages", json={"content": content},
                              **params)
-
-
-async def wait_finished(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
-    async with asyncio.timeout(30):
-        while True:
-            run = (await client.get(f"/api/runs/{run_id}")).json()
-            if run["status"] in TERMINAL:
-                return dict(run)
-            await asyncio.sleep(0.02)
 
 
 async def wait_tokens(client: httpx.AsyncClient, run_id: str, count: int) -> None:
@@ -81,9 +71,9 @@ async def test_active_run_conflict_enqueue_and_interrupt(make_app) -> None:
     interrupting = await post(client, thread_id, "[[tokens:10]] three",
                               params={"on_active": "interrupt"})
     assert interrupting.status_code == 202
-    assert (await wait_finished(client, first))["status"] == "cancelled"
-    assert (await wait_finished(client, queued.json()["run_id"]))["status"] == "cancelled"
-    assert (await wait_finished(client, interrupting.json()["run_id"]))["status"] == "done"
+    assert (await run_finished(client, first))["status"] == "cancelled"
+    assert (await run_finished(client, queued.json()["run_id"]))["status"] == "cancelled"
+    assert (await run_finished(client, interrupting.json()["run_id"]))["status"] == "done"
     log = await events(client, first)
     assert log[-1]["data"] == {"status": "cancelled"}
 
@@ -95,7 +85,7 @@ async def test_an_enqueued_run_starts_after_the_active_one(make_app) -> None:
     second = await post(client, thread_id, "[[say:after you]]", params={"on_active": "enqueue"})
     assert second.status_code == 202 and second.json()["status"] == "queued"
     second_log = await events(client, second.json()["run_id"])
-    assert (await wait_finished(client, first))["status"] == "done"
+    assert (await run_finished(client, first))["status"] == "done"
     assert second_log[-2]["data"]["content"] == "after you"
     assert second_log[-1]["data"] == {"status": "done"}
     first_run = (await client.get(f"/api/runs/{first}")).json()
@@ -126,7 +116,7 @@ async def test_idempotency_key_returns_first_answer(app_client: httpx.AsyncClien
     assert again.headers["idempotent-replayed"] == "true"
     assert first.json()["run_id"] == again.json()["run_id"]
     assert first.json()["message_id"] == again.json()["message_id"]
-    await wait_finished(client, first.json()["run_id"])
+    await run_finished(client, first.json()["run_id"])
     messages = (await client.get(f"/api/threads/{thread_id}/messages")).json()["items"]
     assert [m["role"] for m in messages] == ["user", "assistant"]
 
@@ -136,7 +126,7 @@ async def test_idempotency_key_returns_first_answer(app_client: httpx.AsyncClien
     other_key = await post(client, thread_id, "hello", headers={"Idempotency-Key": "abc-124"})
     assert other_key.status_code == 202 and other_key.json()["run_id"] != first.json()["run_id"]
     assert "idempotent-replayed" not in other_key.headers
-    await wait_finished(client, other_key.json()["run_id"])
+    await run_finished(client, other_key.json()["run_id"])
 
     other_thread = await start_thread(client)  # the key is per thread
     elsewhere = await post(client, other_thread, "hello", headers=headers)
@@ -200,7 +190,7 @@ async def test_seed_001_walkthrough_streams_resumes_and_persists(
 async def test_run_sse_wire_format_is_exact(app_client: httpx.AsyncClient) -> None:
     thread_id = await start_thread(app_client)
     run_id = (await post(app_client, thread_id, "[[say:a b c]]")).json()["run_id"]
-    await wait_finished(app_client, run_id)
+    await run_finished(app_client, run_id)
     messages = (await app_client.get(f"/api/threads/{thread_id}/messages")).json()["items"]
     message_id = messages[-1]["message_id"]
     response = await app_client.get(f"/api/runs/{run_id}/events")
@@ -223,7 +213,7 @@ async def test_run_sse_wire_format_is_exact(app_client: httpx.AsyncClient) -> No
         f'id: 7\nevent: final\ndata: {final}\n\nid: 8\nevent: done\ndata: {{"status":"done"}}\n\n'
     )
     unicode_run = (await post(app_client, thread_id, "[[say:é ✓]]")).json()["run_id"]
-    await wait_finished(app_client, unicode_run)
+    await run_finished(app_client, unicode_run)
     raw = (await app_client.get(f"/api/runs/{unicode_run}/events")).text
     assert 'data: {"delta":"é"}\n' in raw and 'data: {"delta":" ✓"}\n' in raw  # not \u-escaped
 
@@ -242,7 +232,7 @@ async def test_follow_up_sees_thread_history(app_client: httpx.AsyncClient) -> N
     client = app_client
     thread_id = await start_thread(client)
     first = (await post(client, thread_id, "what is ragline?")).json()["run_id"]
-    await wait_finished(client, first)
+    await run_finished(client, first)
     second = (await post(client, thread_id, "and its default?")).json()["run_id"]
     follow_up = (await events(client, second))[-2]["data"]
 
@@ -301,14 +291,14 @@ async def test_bad_input_gets_contract_errors_never_500(app_client: httpx.AsyncC
         assert too_far.status_code == 400, after
     assert (await client.get("/api/threads", params={"cursor": "!!"})).status_code == 400
     assert (await client.get("/api/threads", params={"limit": 0})).status_code == 422
-    await wait_finished(client, run_id)
+    await run_finished(client, run_id)
 
 
 async def test_delete_thread_removes_messages_and_runs(app_client: httpx.AsyncClient) -> None:
     client = app_client
     thread_id = await start_thread(client)
     run_id = (await post(client, thread_id, "hello")).json()["run_id"]
-    await wait_finished(client, run_id)
+    await run_finished(client, run_id)
     assert (await client.delete(f"/api/threads/{thread_id}")).status_code == 204
     assert (await client.get(f"/api/threads/{thread_id}")).status_code == 404
     assert (await client.get(f"/api/runs/{run_id}")).status_code == 404
@@ -368,7 +358,7 @@ async def test_cancel_a_queued_run(make_app) -> None:
     assert not any(e["type"] == "token" for e in log)
     assert (await client.get(f"/api/runs/{first}")).json()["status"] in ("queued", "running")
     await client.post(f"/api/runs/{first}/cancel")
-    assert (await wait_finished(client, first))["status"] == "cancelled"
+    assert (await run_finished(client, first))["status"] == "cancelled"
 
 
 async def test_client_disconnect_does_not_cancel_the_run(make_app) -> None:
@@ -379,7 +369,7 @@ async def test_client_disconnect_does_not_cancel_the_run(make_app) -> None:
         async for sse in source.aiter_sse():
             if sse.event == "token":
                 break
-    assert (await wait_finished(client, run_id))["status"] == "done"
+    assert (await run_finished(client, run_id))["status"] == "done"
     log = await events(client, run_id)
     assert sum(1 for e in log if e["type"] == "token") == 100
 
@@ -407,7 +397,7 @@ async def test_a_run_left_running_is_failed_as_interrupted_and_its_stream_ends(
 
     settings = app_settings(database_url, tmp_path / "b", run_lease_seconds=0.5)
     async with running_app(settings) as fresh:
-        run = await wait_finished(fresh.client, run_id)
+        run = await run_finished(fresh.client, run_id)
         assert run["status"] == "failed" and run["error"]["code"] == "interrupted"
         log = await events(fresh.client, run_id)
         assert [e["id"] for e in log] == list(range(1, len(log) + 1))
@@ -420,7 +410,7 @@ async def test_a_run_left_running_is_failed_as_interrupted_and_its_stream_ends(
             "data"]["delta"]
         again = await post(fresh.client, thread_id, "[[say:fine again]]")
         assert again.status_code == 202, "the thread takes new messages"
-        assert (await wait_finished(fresh.client, again.json()["run_id"]))["status"] == "done"
+        assert (await run_finished(fresh.client, again.json()["run_id"]))["status"] == "done"
     await _exit(dead)
 
 

@@ -23,6 +23,7 @@ from httpx_sse import aconnect_sse
 from openai import AsyncOpenAI
 
 from tests.support.inprocess import BASE_URL, InProcessApp
+from tests.support.runs import TERMINAL, run_finished
 
 QUESTION = [
     {"role": "system", "content": "You answer briefly."},
@@ -31,7 +32,6 @@ QUESTION = [
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 STAMP_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 USER = "6f1f6b8e-1d7c-4c1a-9d55-8d0f3c7d2a11"
-TERMINAL = ("done", "failed", "cancelled")
 
 
 def sdk(inproc: InProcessApp) -> AsyncOpenAI:
@@ -44,15 +44,6 @@ async def latest_thread(client: httpx.AsyncClient) -> dict[str, Any]:
     thread["messages"] = (await client.get(f"/api/threads/{thread['thread_id']}/messages")
                           ).json()["items"]
     return dict(thread)
-
-
-async def wait_run(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
-    async with asyncio.timeout(30):
-        while True:
-            run = (await client.get(f"/api/runs/{run_id}")).json()
-            if run["status"] in TERMINAL:
-                return dict(run)
-            await asyncio.sleep(0.02)
 
 
 def shape(text: str) -> str:
@@ -136,7 +127,7 @@ async def test_client_leaving_the_stream_question_cancels_the_run(make_app) -> N
             if index == 3:
                 break
     thread = await latest_thread(client)
-    assert (await wait_run(client, thread["messages"][0]["run_id"]))["status"] == "cancelled"
+    assert (await run_finished(client, thread["messages"][0]["run_id"]))["status"] == "cancelled"
 
 
 def test_ws_wire_format_is_exact_and_the_socket_survives_bad_frames(make_sync_app) -> None:
@@ -572,7 +563,7 @@ async def test_v1_closing_a_stream_cancels_its_run(make_app) -> None:
             break
     await stream.close()
     thread = await latest_thread(inproc.client)
-    assert (await wait_run(inproc.client, thread["messages"][0]["run_id"]))["status"] == \
+    assert (await run_finished(inproc.client, thread["messages"][0]["run_id"]))["status"] == \
         "cancelled"
 
 
@@ -656,7 +647,7 @@ async def test_bad_generate_requests_get_contract_errors(app_client: httpx.Async
 async def test_run_with_response_format_carries_the_parsed_object_in_final_data(
     app_client: httpx.AsyncClient,
 ) -> None:
-    from tests.integration.test_run_core import events, start_thread, wait_finished
+    from tests.integration.test_run_core import events, start_thread
 
     client = app_client
     thread_id = await start_thread(client)
@@ -678,7 +669,7 @@ async def test_run_with_response_format_carries_the_parsed_object_in_final_data(
 
     bad = await client.post(f"/api/threads/{thread_id}/messages", json={
         "content": '[[json:{"name": 1}]]', "response_format": "block"})
-    run = await wait_finished(client, bad.json()["run_id"])
+    run = await run_finished(client, bad.json()["run_id"])
     assert run["status"] == "failed" and run["error"]["code"] == "llm_output_invalid"
     log = await events(client, bad.json()["run_id"])
     assert [e["type"] for e in log][-2:] == ["error", "done"]
