@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
+
+from ragline.adapters.embed import Embedder
 
 SMALL = 4  # at most this many texts: a query, encoded at once
 
 
+class BlockingEmbedder(Embedder, Protocol):
+    """An embedder with a blocking bulk call (run here in a worker thread)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
 class BatchingEmbedder:
-    def __init__(self, inner: Any, *, max_texts: int = 256,
-                 encode: Callable[[list[str]], np.ndarray] | None = None) -> None:
+    def __init__(self, inner: BlockingEmbedder, *, max_texts: int = 256) -> None:
         self.inner = inner
         self.max_texts = max_texts
-        self._encode = encode or inner.encode
         self._waiting: list[tuple[list[str], asyncio.Future[np.ndarray]]] = []
         self._drain: asyncio.Task[None] | None = None
         self.calls: list[int] = []  # texts per encoder call (the last 100), for benches
@@ -37,8 +43,12 @@ class BatchingEmbedder:
     def dim(self) -> int:
         return int(self.inner.dim)
 
-    def __getattr__(self, attribute: str) -> Any:  # loaded, warmup, encode, aclose, model...
-        return getattr(self.inner, attribute)
+    @property
+    def loaded(self) -> bool:
+        return self.inner.loaded
+
+    async def warmup(self) -> None:
+        await self.inner.warmup()
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) <= SMALL:
@@ -66,7 +76,7 @@ class BatchingEmbedder:
             merged = [text for texts, _ in taken for text in texts]
             self.calls = [*self.calls[-99:], len(merged)]
             try:
-                vectors = await asyncio.to_thread(self._encode, merged)
+                vectors = await asyncio.to_thread(self.inner.encode, merged)
             except asyncio.CancelledError:
                 for _, future in taken:
                     future.cancel()
@@ -90,6 +100,4 @@ class BatchingEmbedder:
         for _, future in self._waiting:
             future.cancel()
         self._waiting.clear()
-        close = getattr(self.inner, "aclose", None)
-        if close is not None:
-            await close()
+        await self.inner.aclose()
