@@ -5,8 +5,9 @@ one run (issue 16): the end-to-end ratio, and where the rest goes.
 2. The same process start without work: `ragline --help` (imports), and the model's load.
 3. A warm server (model loaded) ingesting the same files uploaded through the API at once:
    from the first upload to the last job `ready` (skip with `--no-server`).
-4. The chunk texts it stored, encoded with the same SentenceTransformer in one call, and the
-   texts it actually embedded (title and headings prefixed), likewise.
+4. The chunk texts it stored, encoded in one call by the bare encoders, and the texts it
+   actually embedded (title and headings prefixed), likewise: the issue's baseline, the model in
+   float32 on sentence-transformers/torch, and the int8 ONNX build that ingestion uses.
 
     python bench/bench_ingest_ratio.py [--corpus eval/corpus/sqlite] [--files N] [--no-server]
 
@@ -30,6 +31,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))  # tests.support: the process harness the tests use
 
 from ragline.adapters.embed.local import LocalEmbedder  # noqa: E402
+from ragline.adapters.embed.local_onnx import OnnxEmbedder  # noqa: E402
+from ragline.config import Settings  # noqa: E402
 
 
 def load() -> str:
@@ -109,27 +112,29 @@ def main() -> None:
         server_s = 0.0 if args.no_server else server_ingest(Path(args.corpus), Path(tmp))
         if server_s:
             print(f"warm server, all files uploaded at once: {server_s:.1f} s   load {load()}")
-    embedder = LocalEmbedder()
-    start = time.perf_counter()
-    embedder.model()
-    load_s = time.perf_counter() - start
-    print(f"  of which model load: ~{load_s:.1f} s   ({len(plain)} chunks)")
-    start = time.perf_counter()
-    embedder.encode(plain)
-    raw_s = time.perf_counter() - start
-    start = time.perf_counter()
-    embedder.encode(embedded)
-    raw_embedded_s = time.perf_counter() - start
-    print(f"raw encode of the chunk texts: {raw_s:.1f} s   load {load()}")
-    print(f"raw encode of the texts ingestion embeds (title/headings prefixed): "
-          f"{raw_embedded_s:.1f} s")
-    print(f"ratio raw/ingest: {raw_s / ingest_s:.2f}   "
-          f"(raw + model load + process start)/ingest: "
-          f"{(raw_s + load_s + start_s) / ingest_s:.2f}   "
-          f"raw embedded texts/ingest: {raw_embedded_s / ingest_s:.2f}")
-    if server_s:
-        print(f"ratio raw/warm server: {raw_s / server_s:.2f}   "
-              f"raw embedded texts/warm server: {raw_embedded_s / server_s:.2f}")
+    print(f"{len(plain)} chunks")
+    raw = {}
+    settings = Settings()
+    for label, embedder in (("torch float32 (sentence-transformers)", LocalEmbedder()),
+                            ("ONNX int8 (what ingestion uses)", OnnxEmbedder(settings.model_dir))):
+        start = time.perf_counter()
+        embedder.model()
+        load_s = time.perf_counter() - start
+        start = time.perf_counter()
+        embedder.encode(plain)
+        plain_s = time.perf_counter() - start
+        start = time.perf_counter()
+        embedder.encode(embedded)
+        embedded_s = time.perf_counter() - start
+        raw[label] = (plain_s, embedded_s)
+        print(f"raw {label}: model load {load_s:.1f} s, chunk texts {plain_s:.1f} s, "
+              f"texts as embedded (title/headings prefixed) {embedded_s:.1f} s   load {load()}")
+    print("ratios (raw encode / ingestion; 1.0 = ingestion as fast as the bare encoder):")
+    for label, (plain_s, embedded_s) in raw.items():
+        server = (f"   warm server {plain_s / server_s:.2f} (texts as embedded "
+                  f"{embedded_s / server_s:.2f})") if server_s else ""
+        print(f"  {label}: ragline ingest {plain_s / ingest_s:.2f} (texts as embedded "
+              f"{embedded_s / ingest_s:.2f}){server}")
 
 
 if __name__ == "__main__":

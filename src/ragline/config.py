@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     chunk_tokens: int = 220
     chunk_overlap: int = 40
-    embedder: str = "local"  # "local" (all-MiniLM-L6-v2) or "openai"
+    # "local": all-MiniLM-L6-v2, int8 on ONNX Runtime; "local-torch": the same model in float32
+    # on sentence-transformers (one index serves both); "openai": an OpenAI-compatible API.
+    embedder: str = "local"
     embedding_base_url: str | None = None
     embedding_model: str = "text-embedding-3-small"
     embedding_api_key_env: str = "OPENAI_API_KEY"

@@ -48,8 +48,7 @@ def prepare(
         target = _local_model(settings, name or settings.default_model)
         if target is None:
             console.print(f"[yellow]{name or settings.default_model} is a remote model[/]")
-            return
-        targets = [target]
+        targets = [] if target is None else [target]
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -72,6 +71,20 @@ def prepare(
                 console.print(f"[red]{target}: {exc.message}[/]")
                 raise typer.Exit(1) from exc
         console.print(f"[green]ready[/] {target}: {path}")
+    if settings.embedder == "local":
+        _prepare_embedder(settings)
+
+
+def _prepare_embedder(settings: Settings) -> None:
+    """Build the int8 ONNX embedder from the packaged weights (seconds; once per model dir)."""
+    from ragline.adapters.embed.local import default_model_path
+    from ragline.adapters.embed.local_onnx import build_int8_model, onnx_path
+
+    target = onnx_path(settings.model_dir)
+    if not target.exists():
+        with console.status("building the int8 embedder"):
+            build_int8_model(default_model_path(), target)
+    console.print(f"[green]ready[/] embedder: {target}")
 
 
 @app.command("list")

@@ -46,6 +46,11 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 def build_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "local":
         from ragline.adapters.embed.batching import BatchingEmbedder
+        from ragline.adapters.embed.local_onnx import OnnxEmbedder
+
+        return BatchingEmbedder(OnnxEmbedder(settings.model_dir))
+    if settings.embedder == "local-torch":
+        from ragline.adapters.embed.batching import BatchingEmbedder
         from ragline.adapters.embed.local import LocalEmbedder
 
         return BatchingEmbedder(LocalEmbedder(batch_size=settings.embedding_batch_size))
@@ -53,4 +58,6 @@ def build_embedder(settings: Settings) -> Embedder:
         from ragline.adapters.embed.openai_compat import OpenAICompatEmbedder
 
         return OpenAICompatEmbedder.from_settings(settings)
-    raise ValueError(f"unknown embedder {settings.embedder!r}: use 'local' or 'openai'")
+    raise ValueError(
+        f"unknown embedder {settings.embedder!r}: use 'local', 'local-torch' or 'openai'"
+    )
