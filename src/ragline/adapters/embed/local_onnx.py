@@ -15,7 +15,6 @@ wait behind an ingestion batch nor wake threads for a dozen tokens).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import tempfile
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ragline.adapters.embed.local import DIMENSION, MODEL_NAME, default_model_path
+from ragline.adapters.embed.local import DIMENSION, InProcessEmbedder, default_model_path
 
 MAX_TOKENS = 256  # the model's `max_seq_length` (sentence_bert_config.json)
 FILE_NAME = "all-MiniLM-L6-v2.int8.onnx"
@@ -79,20 +78,12 @@ def build_int8_model(weights: Path, target: Path) -> Path:
         return target
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(InProcessEmbedder):
     def __init__(self, model_dir: Path, *, weights: Path | None = None) -> None:
         self._file = onnx_path(model_dir)
         self._weights = weights
         self._loaded: tuple[Any, Any, Any] | None = None  # tokenizer, bulk and query sessions
         self._load_lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return f"local:{MODEL_NAME}"  # the same model and vector space as the torch embedder
-
-    @property
-    def dim(self) -> int:
-        return DIMENSION
 
     @property
     def loaded(self) -> bool:
@@ -152,12 +143,3 @@ class OnnxEmbedder:
             if bulk:
                 _bulk_lock.release()
         return out
-
-    async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return await asyncio.to_thread(self.encode, texts)
-
-    async def warmup(self) -> None:
-        await asyncio.to_thread(self.model)
-
-    async def aclose(self) -> None:
-        return None
