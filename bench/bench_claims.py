@@ -1,6 +1,6 @@
 """Calibrates and measures the claim check (services/claims.py) on eval/claims_labels.jsonl.
 
-    python bench/bench_claims.py [--grid]
+    [RAGLINE_EMBEDDER=local-torch] python bench/bench_claims.py [--grid]
 
 Each labelled sentence is checked alone against its question's passages (the ones hybrid search
 returned, frozen in the file). Prints precision and recall of `supported` at the thresholds in
@@ -23,7 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ragline.adapters.embed.local import LocalEmbedder  # noqa: E402
+from ragline.adapters.embed import build_embedder  # noqa: E402
+from ragline.config import Settings  # noqa: E402
 from ragline.services.claims import ClaimChecker, Thresholds, align, passage_text  # noqa: E402
 
 
@@ -46,7 +47,8 @@ async def main() -> None:
                         help="one vector per passage sentence instead of one per passage")
     args = parser.parse_args()
     groups = [json.loads(line) for line in args.labels.read_text().splitlines() if line.strip()]
-    checker = ClaimChecker(LocalEmbedder(), passage_sentences=args.passage_sentences)
+    # The embedder the server uses (RAGLINE_EMBEDDER: `local` int8 ONNX, or `local-torch`).
+    checker = ClaimChecker(build_embedder(Settings()), passage_sentences=args.passage_sentences)
     await checker.embedder.warmup()
     rows = []  # (item, sentences, evidence)
     started = time.perf_counter()
