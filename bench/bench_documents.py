@@ -32,7 +32,7 @@ from sqlalchemy import insert, text
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.migrate import upgrade
 from ragline.adapters.db.tables import Chunk, Document, User, new_id
-from ragline.adapters.embed.local import LocalEmbedder
+from ragline.adapters.embed.local_onnx import OnnxEmbedder
 from ragline.adapters.index.vectors import to_blob
 from ragline.config import Settings
 from ragline.services.documents import DocumentService
@@ -42,11 +42,11 @@ SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "en", "dor", "pel"
              "sto", "max", "zen", "ul", "fra", "gen", "tor")
 
 
-class RecordingEmbedder(LocalEmbedder):
-    """The local embedder, remembering every text it was asked to embed."""
+class RecordingEmbedder(OnnxEmbedder):
+    """The default local embedder, remembering every text it was asked to embed."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(Settings().model_dir)
         self.seen: list[str] = []
 
     def encode(self, texts: Any) -> np.ndarray:
