@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     # paraphrased questions Recall@5 0.75 -> 0.90 with literal ones unchanged (0.986).
     rrf_k: int = Field(default=20, ge=1)
     search_vector_weight: float = Field(default=2.0, gt=0)
+    # Bonus for passages holding the query's exact terms (IDF-weighted share, cubed), in units
+    # of the best fused score; 0 = plain RRF. bench/RESULTS.md "Sample CVs": technology, language
+    # and study-city searches; bench/bench_paraphrase.py unchanged.
+    search_term_boost: float = Field(default=1.0, ge=0)
     claims_enabled: bool = True  # check each answer sentence against its passages (`claims`)
 
     @model_validator(mode="after")

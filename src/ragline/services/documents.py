@@ -48,7 +48,8 @@ class DocumentService:
         self.embedder = embedder
         self.index = HybridIndex(db, embedder, candidates=settings.search_candidates,
                                  rrf_k=settings.rrf_k,
-                                 vector_weight=settings.search_vector_weight)
+                                 vector_weight=settings.search_vector_weight,
+                                 term_boost=settings.search_term_boost)
         self.ingest = ingest_context(settings, db, embedder)
         self.uploads = self.ingest.uploads
         self.queue = JobQueue(build_broker(settings.redis_url, settings.ingest_queue), self._run,

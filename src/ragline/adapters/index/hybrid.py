@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from ragline.adapters.db.tables import Chunk, Document
 from ragline.adapters.embed import Embedder
 from ragline.adapters.index import pgvector
 from ragline.adapters.index.fusion import reciprocal_rank_fusion
-from ragline.adapters.index.keyword import keyword_search
+from ragline.adapters.index.keyword import keyword_search, term_matches
 from ragline.adapters.index.matrix import MatrixVectors
 from ragline.adapters.index.ports import Scope, VectorSearch
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "bm25", "vector"]
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "vector")
 QUERY_CACHE_SIZE = 512
+COVERAGE_POWER = 3  # see _boost_matched_terms; 1 and 2 let long paraphrases drift (bench)
 
 Resolver = Callable[[AsyncSession], Awaitable[Scope]]
 
@@ -62,12 +64,14 @@ class HybridIndex:
         candidates: int = 50,
         rrf_k: int = 60,
         vector_weight: float = 1.0,
+        term_boost: float = 1.0,
     ) -> None:
         self.db = db
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.vector_weight = vector_weight  # the keyword ranking weighs 1 in the fusion
+        self.term_boost = term_boost  # 0: plain RRF
         self.vectors: VectorSearch = MatrixVectors(embedder.dim)
         self._prepared = False
         self._prepare_lock = asyncio.Lock()
@@ -156,9 +160,48 @@ class HybridIndex:
                 [[i for i, _ in keyword], [i for i, _ in vector]], k=self.rrf_k,
                 weights=(1.0, self.vector_weight),
             )
+            if self.term_boost > 0:
+                ranked = await self._boost_matched_terms(session, query, scope, ranked, pool)
         else:
             ranked = keyword if mode == "bm25" else vector
         return await self._hydrate(session, scope, ranked[: top_k * 2], top_k, embedding)
+
+    async def _boost_matched_terms(
+        self,
+        session: AsyncSession,
+        query: str,
+        scope: Scope,
+        ranked: list[tuple[int, float]],
+        pool: int,
+    ) -> list[tuple[int, float]]:
+        """Add to each passage's fused score term_boost * (the best fused score possible) *
+        coverage**3, coverage = the IDF-weighted share of the query's terms (those the scope
+        holds) that the passage contains.
+
+        Exact terms are what vectors blur: a technology or a city named in a question. With the
+        default boost a passage holding every term outranks each passage that only the vector
+        ranking found; passages holding a rare term (in at most `pool` passages) that neither
+        ranking's pool reached join the candidates. The cube keeps a passage that shares one
+        rare word with a long question from jumping ahead.
+        """
+        matches, total = await term_matches(
+            session, query, scope.collection_ids, cap=pool, candidates=[i for i, _ in ranked],
+            document_ids=scope.document_ids, sqlite=self.db.is_sqlite,
+        )
+        if not matches:
+            return ranked
+        idf = [math.log(1 + max(total, m.count) / m.count) for m in matches]
+        weight = sum(idf)
+        coverage: dict[int, float] = {}
+        for match, term_idf in zip(matches, idf, strict=True):
+            for chunk_id in match.ids:
+                coverage[chunk_id] = coverage.get(chunk_id, 0.0) + term_idf / weight
+        best = (1.0 + self.vector_weight) / (self.rrf_k + 1)
+        scores = dict(ranked)
+        for chunk_id, share in coverage.items():
+            bonus = self.term_boost * best * min(share, 1.0) ** COVERAGE_POWER
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + bonus
+        return sorted(scores.items(), key=lambda item: item[1], reverse=True)
 
     async def _hydrate(
         self,

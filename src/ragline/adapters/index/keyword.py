@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,45 @@ FROM chunks c, to_tsquery('english', :match) AS q(query)
 WHERE c.tsv @@ q.query AND c.collection_id IN :collections {documents}
 ORDER BY score DESC, c.id LIMIT :limit
 """
+
+
+_SQLITE_TERM = """
+SELECT c.id FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
+WHERE chunks_fts MATCH :match AND c.collection_id IN :collections {documents}
+LIMIT :limit
+"""
+_POSTGRES_TERM = """
+SELECT c.id FROM chunks c
+WHERE c.tsv @@ to_tsquery('english', :match) AND c.collection_id IN :collections {documents}
+LIMIT :limit
+"""
+_SQLITE_TERM_COUNT = """
+SELECT count(*) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
+WHERE chunks_fts MATCH :match AND c.collection_id IN :collections {documents}
+"""
+_POSTGRES_TERM_COUNT = """
+SELECT count(*) FROM chunks c
+WHERE c.tsv @@ to_tsquery('english', :match) AND c.collection_id IN :collections {documents}
+"""
+_SQLITE_TERM_AMONG = """
+SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :match AND rowid IN :ids
+"""
+_POSTGRES_TERM_AMONG = """
+SELECT c.id FROM chunks c WHERE c.tsv @@ to_tsquery('english', :match) AND c.id IN :ids
+"""
+_COUNT = "SELECT count(*) FROM chunks c WHERE c.collection_id IN :collections {documents}"
+MAX_MATCHED_TERMS = 8  # terms looked up one by one; the rest of a long query is left to BM25
+
+
+@dataclass(frozen=True)
+class TermMatches:
+    """One query term: in how many passages of the scope it occurs, and which of them hold it:
+    all of them when it occurs in at most the `cap` asked for, else those among the candidates
+    passed in."""
+
+    term: str
+    count: int
+    ids: frozenset[int]
 
 
 def query_terms(query: str) -> list[str]:
@@ -94,14 +134,59 @@ async def keyword_search(
     return await _run(session, _SQLITE if sqlite else _POSTGRES, params)
 
 
+async def term_matches(
+    session: AsyncSession,
+    query: str,
+    collection_ids: Sequence[str],
+    *,
+    cap: int,
+    candidates: Sequence[int],
+    document_ids: Sequence[str] | None = None,
+    sqlite: bool,
+) -> tuple[list[TermMatches], int]:
+    """Each content term of the query that occurs in the scope (the database's stemming
+    applies), and how many passages the scope holds. A term found nowhere (a question's "speaks"
+    in a list of languages) is left out: it cannot tell passages apart."""
+    terms = [t for t in query_terms(query) if t not in STOPWORDS][:MAX_MATCHED_TERMS]
+    if not terms or not collection_ids:
+        return [], 0
+    scope: dict[str, object] = {"collections": list(collection_ids)}
+    if document_ids:
+        scope["documents"] = list(document_ids)
+    found: list[TermMatches] = []
+    for term in terms:
+        match = fts5_match([term]) if sqlite else tsquery([term])
+        ids = await _ids(session, _SQLITE_TERM if sqlite else _POSTGRES_TERM,
+                         {**scope, "match": match, "limit": cap + 1})
+        if len(ids) <= cap:
+            if ids:
+                found.append(TermMatches(term, len(ids), frozenset(ids)))
+            continue
+        count = await _ids(session, _SQLITE_TERM_COUNT if sqlite else _POSTGRES_TERM_COUNT,
+                           {**scope, "match": match})
+        among = await _ids(session, _SQLITE_TERM_AMONG if sqlite else _POSTGRES_TERM_AMONG,
+                           {"match": match, "ids": list(candidates)}) if candidates else []
+        found.append(TermMatches(term, count[0], frozenset(among)))
+    if not found:
+        return [], 0
+    total = await _ids(session, _COUNT, scope)
+    return found, total[0]
+
+
+async def _ids(session: AsyncSession, template: str, params: dict[str, object]) -> list[int]:
+    """The first column of every row, as ints (ids, or a single count)."""
+    return [chunk_id for chunk_id, _ in await _run(session, template, params, columns=1)]
+
+
 async def _run(
-    session: AsyncSession, template: str, params: dict[str, object]
+    session: AsyncSession, template: str, params: dict[str, object], *, columns: int = 2
 ) -> list[tuple[int, float]]:
     documents = "AND c.document_id IN :documents" if "documents" in params else ""
-    statement = text(template.format(documents=documents)).bindparams(
-        bindparam("collections", expanding=True)
-    )
+    statement = text(template.format(documents=documents))
+    for name in ("collections", "ids"):
+        if name in params:
+            statement = statement.bindparams(bindparam(name, expanding=True))
     if "documents" in params:
         statement = statement.bindparams(bindparam("documents", expanding=True))
     rows = await session.execute(statement, params)
-    return [(int(row[0]), float(row[1])) for row in rows]
+    return [(int(row[0]), float(row[1]) if columns == 2 else 0.0) for row in rows]
