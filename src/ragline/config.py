@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     # Bonus for passages holding the query's exact terms (IDF-weighted share, cubed), in units
     # of the best fused score; 0 = plain RRF. bench/RESULTS.md "Sample CVs": technology, language
     # and study-city searches; bench/bench_paraphrase.py unchanged.
-    search_term_boost: float = Field(default=1.0, ge=0)
+    search_term_boost: float = Field(default=2.0, ge=0)
     claims_enabled: bool = True  # check each answer sentence against its passages (`claims`)
 
     @model_validator(mode="after")

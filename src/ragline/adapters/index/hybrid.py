@@ -64,7 +64,7 @@ class HybridIndex:
         candidates: int = 50,
         rrf_k: int = 60,
         vector_weight: float = 1.0,
-        term_boost: float = 1.0,
+        term_boost: float = 2.0,
     ) -> None:
         self.db = db
         self.embedder = embedder
@@ -178,11 +178,11 @@ class HybridIndex:
         coverage**3, coverage = the IDF-weighted share of the query's terms (those the scope
         holds) that the passage contains.
 
-        Exact terms are what vectors blur: a technology or a city named in a question. With the
-        default boost a passage holding every term outranks each passage that only the vector
-        ranking found; passages holding a rare term (in at most `pool` passages) that neither
-        ranking's pool reached join the candidates. The cube keeps a passage that shares one
-        rare word with a long question from jumping ahead.
+        Exact terms are what vectors blur: a technology or a city named in a question. With a
+        boost of 1 or more a passage holding every term outranks each passage that only the
+        vector ranking found; passages holding a rare term (in at most `pool` passages) that
+        neither ranking's pool reached join the candidates. The cube keeps a passage that
+        shares one rare word with a long paraphrased question from jumping ahead.
         """
         matches, total = await term_matches(
             session, query, scope.collection_ids, cap=pool, candidates=[i for i, _ in ranked],
@@ -190,8 +190,12 @@ class HybridIndex:
         )
         if not matches:
             return ranked
-        idf = [math.log(1 + max(total, m.count) / m.count) for m in matches]
+        # Robertson-Sparck Jones IDF: a term in half the passages or more weighs nothing
+        idf = [max(0.0, math.log((max(total, m.count) - m.count + 0.5) / (m.count + 0.5)))
+               for m in matches]
         weight = sum(idf)
+        if weight <= 0:
+            return ranked
         coverage: dict[int, float] = {}
         for match, term_idf in zip(matches, idf, strict=True):
             for chunk_id in match.ids:

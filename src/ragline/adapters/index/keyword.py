@@ -17,7 +17,7 @@ STOPWORDS = frozenset(
     "me my no not of on or our so such that the their them then there these they this to was "
     "we were what when where which who why will with you your".split()
 )
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)  # dotted names ("node.js", "3.5") kept whole
 
 # Fast path: rank the whole index without touching `chunks`, then filter the best few hundred.
 # It misses only when the scope is a small part of a big index; then the exact join runs.
@@ -84,8 +84,13 @@ class TermMatches:
 
 
 def query_terms(query: str) -> list[str]:
-    """Distinct lower-cased words, stopwords dropped unless nothing else is left."""
-    words = [w for w in _WORD.findall(query.lower().replace("_", " "))]
+    """Distinct lower-cased words, stopwords dropped unless nothing else is left; a dotted
+    name comes whole and then in its parts."""
+    words: list[str] = []
+    for word in _WORD.findall(query.lower().replace("_", " ")):
+        if "." in word:  # "vue.js": one lexeme in PostgreSQL, the phrase "vue js" in FTS5
+            words.append(word)
+        words.extend(word.split("."))
     distinct = list(dict.fromkeys(words))
     content = [w for w in distinct if w not in STOPWORDS]
     return (content or distinct)[:MAX_TERMS]
