@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragline.adapters.index.fusion import reciprocal_rank_fusion
+from ragline.adapters.index.fusion import reciprocal_rank_fusion, term_coverage_bonus
 
 
 def test_ids_ranked_well_by_both_rankers_come_first() -> None:
@@ -33,3 +33,21 @@ def test_a_ranker_repeating_an_id_counts_it_once() -> None:
 
 def test_empty_rankings_fuse_to_nothing() -> None:
     assert reciprocal_rank_fusion([[], []]) == []
+
+
+def test_term_bonus_is_full_for_every_term_and_small_for_one_of_many() -> None:
+    # 100 passages; four rare terms (2 passages each): passage 1 holds all, passage 2 one
+    terms = [(2, {1, 2}), (2, {1}), (2, {1}), (2, {1})]
+    bonus = term_coverage_bonus(terms, 100, 0.3, power=3)
+    assert bonus[1] == pytest.approx(0.3)
+    assert bonus[2] == pytest.approx(0.3 / 64)  # a quarter of the weight, cubed
+
+
+def test_term_bonus_weighs_rare_terms_and_ignores_common_ones() -> None:
+    # "worked" in 40 of 100 passages, "terraform" in 5, "the" in 80 (weighs nothing)
+    terms = [(40, {1, 2, 3}), (5, {3, 4}), (80, {1, 4, 5})]
+    bonus = term_coverage_bonus(terms, 100, 1.0)
+    assert bonus[3] == pytest.approx(1.0) and 5 not in bonus
+    assert bonus[4] > 0.5 > bonus[1] == bonus[2]  # the rare term carries most of the weight
+    assert term_coverage_bonus([(60, {1}), (90, {2})], 100, 1.0) == {}  # nothing selective
+    assert term_coverage_bonus([], 100, 1.0) == {}

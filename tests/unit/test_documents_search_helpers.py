@@ -20,6 +20,11 @@ def test_query_terms_drop_stopwords_and_punctuation() -> None:
     assert query_terms("snake_case AND NEAR(x*)") == ["snake", "case", "near", "x"]
 
 
+def test_query_terms_keep_dotted_names_whole_and_in_parts() -> None:
+    assert query_terms("Who has worked with Vue.js?") == ["worked", "vue.js", "vue", "js"]
+    assert query_terms("Python 3.11.") == ["python", "3.11", "3", "11"]
+
+
 def test_fts5_match_quotes_every_term_so_syntax_is_inert() -> None:
     assert fts5_match(["near", 'x"y']) == '"near" OR "x""y"'
     assert tsquery(["a1", "b"]) == "a1 | b"

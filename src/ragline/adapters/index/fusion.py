@@ -1,8 +1,10 @@
-"""Reciprocal rank fusion on chunk ids (Cormack et al., 2009): pure, returns new objects."""
+"""Reciprocal rank fusion on chunk ids (Cormack et al., 2009) and the exact-term bonus added
+to it: pure, returns new objects."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import math
+from collections.abc import Collection, Hashable, Sequence
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -33,3 +35,29 @@ def reciprocal_rank_fusion(
             scores[key] = scores.get(key, 0.0) + weight / (k + rank)
     fused = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     return fused if limit is None else fused[:limit]
+
+
+def term_coverage_bonus(
+    terms: Sequence[tuple[int, Collection[K]]],
+    total: int,
+    full: float,
+    *,
+    power: float = 3.0,
+) -> dict[K, float]:
+    """`full` x coverage**power for each id holding at least one term, coverage = the share of
+    the terms' Robertson-Sparck Jones IDF that the id's terms carry.
+
+    `terms`: per query term, in how many of the `total` passages it occurs and which ids hold it.
+    A term in half the passages or more weighs nothing; if every term does, no id gets a bonus.
+    """
+    weights = [max(0.0, math.log((max(total, count) - count + 0.5) / (count + 0.5)))
+               for count, _ in terms]
+    weight = sum(weights)
+    if weight <= 0:
+        return {}
+    coverage: dict[K, float] = {}
+    for (_, ids), term_weight in zip(terms, weights, strict=True):
+        if term_weight > 0:
+            for key in ids:
+                coverage[key] = coverage.get(key, 0.0) + term_weight / weight
+    return {key: full * min(share, 1.0) ** power for key, share in coverage.items()}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Chunk, Document
 from ragline.adapters.embed import Embedder
 from ragline.adapters.index import pgvector
-from ragline.adapters.index.fusion import reciprocal_rank_fusion
+from ragline.adapters.index.fusion import reciprocal_rank_fusion, term_coverage_bonus
 from ragline.adapters.index.keyword import keyword_search, term_matches
 from ragline.adapters.index.matrix import MatrixVectors
 from ragline.adapters.index.ports import Scope, VectorSearch
@@ -188,23 +187,14 @@ class HybridIndex:
             session, query, scope.collection_ids, cap=pool, candidates=[i for i, _ in ranked],
             document_ids=scope.document_ids, sqlite=self.db.is_sqlite,
         )
-        if not matches:
-            return ranked
-        # Robertson-Sparck Jones IDF: a term in half the passages or more weighs nothing
-        idf = [max(0.0, math.log((max(total, m.count) - m.count + 0.5) / (m.count + 0.5)))
-               for m in matches]
-        weight = sum(idf)
-        if weight <= 0:
-            return ranked
-        coverage: dict[int, float] = {}
-        for match, term_idf in zip(matches, idf, strict=True):
-            for chunk_id in match.ids:
-                coverage[chunk_id] = coverage.get(chunk_id, 0.0) + term_idf / weight
         best = (1.0 + self.vector_weight) / (self.rrf_k + 1)
+        bonus = term_coverage_bonus([(m.count, m.ids) for m in matches], total,
+                                    self.term_boost * best, power=COVERAGE_POWER)
+        if not bonus:
+            return ranked
         scores = dict(ranked)
-        for chunk_id, share in coverage.items():
-            bonus = self.term_boost * best * min(share, 1.0) ** COVERAGE_POWER
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + bonus
+        for chunk_id, extra in bonus.items():
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + extra
         return sorted(scores.items(), key=lambda item: item[1], reverse=True)
 
     async def _hydrate(
