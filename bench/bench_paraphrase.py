@@ -29,7 +29,7 @@ from ragline.config import Settings  # noqa: E402
 COLLECTION = "eval-sqlite"
 SETTINGS = [  # (label, rrf_k, vector_weight, expand); the term bonus is 0 unless in the label
     ("hybrid k=60 (before)", 60, 1.0, False),
-    ("hybrid k=20 vector x2 (term bonus 0: before)", 20, 2.0, False),
+    ("hybrid k=20 vector x2 (no term bonus)", 20, 2.0, False),
     ("hybrid k=20", 20, 1.0, False),
     ("hybrid k=100", 100, 1.0, False),
     ("hybrid k=60 vector x1.5", 60, 1.5, False),

@@ -22,7 +22,7 @@ def test_query_terms_drop_stopwords_and_punctuation() -> None:
 
 def test_query_terms_keep_dotted_names_whole_and_in_parts() -> None:
     assert query_terms("Who has worked with Vue.js?") == ["worked", "vue.js", "vue", "js"]
-    assert query_terms("Python 3.11.") == ["python", "3.11", "3", "11"]
+    assert query_terms("Python 3.11 on ASP.NET.") == ["python", "3", "11", "asp.net", "asp", "net"]
 
 
 def test_fts5_match_quotes_every_term_so_syntax_is_inert() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,7 @@ STOPWORDS = frozenset(
     "me my no not of on or our so such that the their them then there these they this to was "
     "we were what when where which who why will with you your".split()
 )
-_WORD = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)  # dotted names ("node.js", "3.5") kept whole
+_WORD = re.compile(r"\w+(?:\.\w+)*", re.UNICODE)  # dotted names ("node.js") kept whole
 
 # Fast path: rank the whole index without touching `chunks`, then filter the best few hundred.
 # It misses only when the scope is a small part of a big index; then the exact join runs.
@@ -44,32 +45,21 @@ ORDER BY score DESC, c.id LIMIT :limit
 """
 
 
-_SQLITE_TERM = """
-SELECT c.id FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
-WHERE chunks_fts MATCH :match AND c.collection_id IN :collections {documents}
-LIMIT :limit
-"""
-_POSTGRES_TERM = """
-SELECT c.id FROM chunks c
-WHERE c.tsv @@ to_tsquery('english', :match) AND c.collection_id IN :collections {documents}
-LIMIT :limit
-"""
-_SQLITE_TERM_COUNT = """
-SELECT count(*) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
-WHERE chunks_fts MATCH :match AND c.collection_id IN :collections {documents}
-"""
-_POSTGRES_TERM_COUNT = """
-SELECT count(*) FROM chunks c
-WHERE c.tsv @@ to_tsquery('english', :match) AND c.collection_id IN :collections {documents}
-"""
-_SQLITE_TERM_AMONG = """
-SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :match AND rowid IN :ids
-"""
-_POSTGRES_TERM_AMONG = """
-SELECT c.id FROM chunks c WHERE c.tsv @@ to_tsquery('english', :match) AND c.id IN :ids
-"""
-_COUNT = "SELECT count(*) FROM chunks c WHERE c.collection_id IN :collections {documents}"
-MAX_MATCHED_TERMS = 8  # terms looked up one by one; the rest of a long query is left to BM25
+# Per query term, all in one statement each: the first ids holding it, then (for terms found in
+# more passages than asked for) its count and which candidates hold it, and the scope's size.
+# CROSS JOIN keeps SQLite from probing the FTS index once per chunk of the collection.
+_TERM_IDS = {
+    True: "SELECT c.id AS id FROM chunks_fts CROSS JOIN chunks c ON c.id = chunks_fts.rowid "
+          "WHERE chunks_fts MATCH :{m} AND c.collection_id IN :collections {{documents}}",
+    False: "SELECT c.id AS id FROM chunks c WHERE c.tsv @@ to_tsquery('english', :{m}) "
+           "AND c.collection_id IN :collections {{documents}}",
+}
+_TERM_AMONG = {
+    True: "SELECT rowid AS id FROM chunks_fts WHERE chunks_fts MATCH :{m} AND rowid IN :ids",
+    False: "SELECT c.id AS id FROM chunks c WHERE c.tsv @@ to_tsquery('english', :{m}) "
+           "AND c.id IN :ids",
+}
+MAX_MATCHED_TERMS = 8  # the rest of a long query is left to BM25
 
 
 @dataclass(frozen=True)
@@ -85,11 +75,11 @@ class TermMatches:
 
 def query_terms(query: str) -> list[str]:
     """Distinct lower-cased words, stopwords dropped unless nothing else is left; a dotted
-    name comes whole and then in its parts."""
+    name comes whole and then in its parts (a number like 0.1 only in its parts)."""
     words: list[str] = []
     for word in _WORD.findall(query.lower().replace("_", " ")):
-        if "." in word:  # "vue.js": one lexeme in PostgreSQL, the phrase "vue js" in FTS5
-            words.append(word)
+        if "." in word and not word.replace(".", "").isdigit():
+            words.append(word)  # "vue.js": one lexeme in PostgreSQL, a phrase in FTS5
         words.extend(word.split("."))
     distinct = list(dict.fromkeys(words))
     content = [w for w in distinct if w not in STOPWORDS]
@@ -158,40 +148,53 @@ async def term_matches(
     scope: dict[str, object] = {"collections": list(collection_ids)}
     if document_ids:
         scope["documents"] = list(document_ids)
-    found: list[TermMatches] = []
-    for term in terms:
-        match = fts5_match([term]) if sqlite else tsquery([term])
-        ids = await _ids(session, _SQLITE_TERM if sqlite else _POSTGRES_TERM,
-                         {**scope, "match": match, "limit": cap + 1})
-        if len(ids) <= cap:
-            if ids:
-                found.append(TermMatches(term, len(ids), frozenset(ids)))
-            continue
-        count = await _ids(session, _SQLITE_TERM_COUNT if sqlite else _POSTGRES_TERM_COUNT,
-                           {**scope, "match": match})
-        among = await _ids(session, _SQLITE_TERM_AMONG if sqlite else _POSTGRES_TERM_AMONG,
-                           {"match": match, "ids": list(candidates)}) if candidates else []
-        found.append(TermMatches(term, count[0], frozenset(among)))
-    if not found:
+    matches = {f"m{i}": fts5_match([t]) if sqlite else tsquery([t]) for i, t in enumerate(terms)}
+    first = " UNION ALL ".join(
+        f"SELECT {i} AS term, t{i}.id FROM ({_TERM_IDS[sqlite].format(m=f'm{i}')} "
+        f"LIMIT :limit) AS t{i}" for i in range(len(terms))
+    )
+    held: dict[int, list[int]] = {i: [] for i in range(len(terms))}
+    for term, chunk_id in await _rows(session, first, {**scope, **matches, "limit": cap + 1}):
+        held[int(term)].append(int(chunk_id))
+    if not any(held.values()):
         return [], 0
-    total = await _ids(session, _COUNT, scope)
-    return found, total[0]
+    common = [i for i, ids in held.items() if len(ids) > cap]
+    second = ["SELECT -1 AS term, 0 AS kind, count(*) AS n FROM chunks c "
+              "WHERE c.collection_id IN :collections {documents}"]
+    for i in common:
+        second.append(f"SELECT {i}, 0, count(*) FROM ({_TERM_IDS[sqlite].format(m=f'm{i}')}) "
+                      f"AS n{i}")
+        if candidates:
+            second.append(f"SELECT {i}, 1, a{i}.id FROM "
+                          f"({_TERM_AMONG[sqlite].format(m=f'm{i}')}) AS a{i}")
+    params: dict[str, object] = {**scope, **{f"m{i}": matches[f"m{i}"] for i in common}}
+    if common and candidates:
+        params["ids"] = list(candidates)
+    total, counts = 0, dict.fromkeys(common, 0)
+    among: dict[int, set[int]] = {i: set() for i in common}
+    for term, kind, value in await _rows(session, " UNION ALL ".join(second), params):
+        if int(term) < 0:
+            total = int(value)
+        elif int(kind) == 0:
+            counts[int(term)] = int(value)
+        else:
+            among[int(term)].add(int(value))
+    found = [TermMatches(terms[i], len(ids), frozenset(ids))
+             for i, ids in held.items() if 0 < len(ids) <= cap]
+    found += [TermMatches(terms[i], counts[i], frozenset(among[i])) for i in common]
+    return (found, total) if found else ([], 0)
 
 
-async def _ids(session: AsyncSession, template: str, params: dict[str, object]) -> list[int]:
-    """The first column of every row, as ints (ids, or a single count)."""
-    return [chunk_id for chunk_id, _ in await _run(session, template, params, columns=1)]
+async def _rows(session: AsyncSession, template: str, params: dict[str, object]) -> list[Any]:
+    documents = "AND c.document_id IN :documents" if "documents" in params else ""
+    statement = text(template.format(documents=documents))
+    for name in ("collections", "documents", "ids"):
+        if name in params:
+            statement = statement.bindparams(bindparam(name, expanding=True))
+    return list(await session.execute(statement, params))
 
 
 async def _run(
-    session: AsyncSession, template: str, params: dict[str, object], *, columns: int = 2
+    session: AsyncSession, template: str, params: dict[str, object]
 ) -> list[tuple[int, float]]:
-    documents = "AND c.document_id IN :documents" if "documents" in params else ""
-    statement = text(template.format(documents=documents))
-    for name in ("collections", "ids"):
-        if name in params:
-            statement = statement.bindparams(bindparam(name, expanding=True))
-    if "documents" in params:
-        statement = statement.bindparams(bindparam("documents", expanding=True))
-    rows = await session.execute(statement, params)
-    return [(int(row[0]), float(row[1]) if columns == 2 else 0.0) for row in rows]
+    return [(int(row[0]), float(row[1])) for row in await _rows(session, template, params)]
