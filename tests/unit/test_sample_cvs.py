@@ -13,11 +13,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ragline.adapters.llm.scripted import ScriptedProvider
 from ragline.adapters.parse.pdf import parse_pdf
 from ragline.cli.main import app
 from ragline.domain.errors import ProviderError
-from ragline.domain.llm import Capabilities, ChatMessage, GenerationParams, ModelSpec, Usage
+from ragline.domain.llm import (
+    Capabilities,
+    ChatMessage,
+    GenerationParams,
+    ModelSpec,
+    TextDelta,
+    Usage,
+)
 from ragline.samples.check import check_cv, mentioned_technologies, page_violations
+from ragline.samples.cv_schema import CV
 from ragline.samples.facts import LAYOUTS, seeded_cv
 from ragline.samples.generator import ModelProse, SampleInvalid, TemplateProse, make_cvs
 from ragline.samples.prose import (
@@ -37,14 +46,16 @@ class _Provider:
 
 
 class QueueModels:
-    """A model answering from a queue of texts, recording what it was asked."""
+    """The scripted model answering from a queue: each answer goes to it as a `[[json:...]]`
+    directive, and what it was asked is recorded (messages and decoding schema)."""
 
     def __init__(self, *answers: str) -> None:
         self.answers = list(answers)
         self.calls: list[list[ChatMessage]] = []
+        self.schemas: list[dict] = []
 
     def spec(self, name: str) -> ModelSpec:
-        return ModelSpec(name=name, provider="fake")
+        return ModelSpec(name=name, provider="scripted")
 
     def provider(self, name: str) -> _Provider:
         return _Provider()
@@ -52,16 +63,43 @@ class QueueModels:
     async def complete(self, name: str, messages: Sequence[ChatMessage],
                        params: GenerationParams) -> tuple[str, Usage, str]:
         self.calls.append(list(messages))
-        return self.answers.pop(0), Usage(10, 5), name
+        self.schemas.append(params.json_schema or {})
+        directive = ChatMessage("user", f"{messages[-1].content} [[json:{self.answers.pop(0)}]]")
+        text, usage = "", Usage(0, 0)
+        async for event in ScriptedProvider().stream([*messages[:-1], directive], params):
+            if isinstance(event, TextDelta):
+                text += event.text
+            elif isinstance(event, Usage):
+                usage = event
+        return text, usage, name
+
+
+def _bullets(job, n: int = 0) -> list[str]:
+    return [f"Shipped {n + 1} {job.technologies[0]} services for the {job.role} team.",
+            f"Halved the on-call load at {job.employer} in {n + 2} months."]
+
+
+def _answer(cv, summary: str | None = None, jobs: dict | None = None) -> str:
+    """The form the model writes: the summary (when asked for) and bullets keyed by employer,
+    `jobs` mapping job index to bullets (default: every job, two fine bullets each)."""
+    if jobs is None:
+        jobs = {j: _bullets(job, j) for j, job in enumerate(cv.experience)}
+    value: dict = {} if summary is None else {"summary": summary}
+    if jobs:
+        value["bullets"] = {cv.experience[j].employer: b for j, b in jobs.items()}
+    return json.dumps(value)
 
 
 def _prose_answer(cv, summary: str, bullet: str | None = None) -> str:
-    """The compact form the model writes: a summary and two bullets a job."""
-    bullets = [[(bullet or "Shipped a {tech} service for {employer}.").format(
-                    tech=job.technologies[0], employer=job.employer),
-                f"Halved the on-call load at {job.employer}."]
-               for job in cv.experience]
-    return json.dumps({"summary": summary, "bullets": bullets})
+    """Every part asked for, each job's first bullet from `bullet` when given."""
+    jobs = {j: _bullets(job, j) for j, job in enumerate(cv.experience)}
+    if bullet is not None:
+        for j, job in enumerate(cv.experience):
+            jobs[j][0] = bullet.format(tech=job.technologies[0], employer=job.employer)
+    return _answer(cv, summary, jobs)
+
+
+SUMMARY = "A seasoned engineer with a calm hand and a taste for tests."
 
 
 def test_the_same_seed_gives_the_same_people_and_facts() -> None:
@@ -107,28 +145,128 @@ def test_check_flags_technologies_never_used_and_dates_out_of_order() -> None:
     assert mentioned_technologies("at the helm of a swift team") == set()
 
 
-async def test_model_prose_naming_a_foreign_technology_is_repaired() -> None:
+async def test_the_model_writes_bullets_keyed_by_employer_and_they_map_to_their_jobs() -> None:
+    skeleton, _facts = seeded_cv(7, 0)
+    employers = [job.employer for job in skeleton.experience]
+    schema = prose_schema(skeleton).json_schema["properties"]["bullets"]
+    assert list(schema["properties"]) == schema["required"] == employers
+    assert schema["additionalProperties"] is False
+    shuffled = {e: [f"Built the {e} billing service in {3 + j} weeks.",
+                    f"Cut the {e} build time by {20 + j}% with caching."]
+                for j, e in reversed(list(enumerate(employers)))}
+    models = QueueModels(json.dumps({"summary": SUMMARY, "bullets": shuffled}))
+    draft, attempts = await model_prose(models, "fake", skeleton)
+    assert attempts == 1 and draft.summary == SUMMARY
+    assert [draft.bullets[j] for j in range(len(employers))] == [shuffled[e] for e in employers]
+    context = models.calls[0][-1].content
+    assert all(f"{job.employer}: {job.role}" in context for job in skeleton.experience)
+
+
+async def test_a_summary_naming_a_foreign_technology_is_asked_for_again_alone() -> None:
     skeleton, facts = seeded_cv(7, 0)
     foreign = next(t for t in ("Kubernetes", "Swift", "Laravel") if t not in facts.technologies)
     models = QueueModels(
         _prose_answer(skeleton, f"A seasoned engineer who loves {foreign} in production."),
-        _prose_answer(skeleton, "A seasoned engineer with a calm hand and a taste for tests."))
-    prose, attempts = await model_prose(models, "fake", skeleton)
-    assert attempts == 2 and "calm hand" in prose.summary
-    repair = models.calls[1][-1].content
-    assert foreign in repair and "never used" in repair
-    assert check_cv(with_prose(skeleton, prose), facts) == []
+        _answer(skeleton, SUMMARY, jobs={}))
+    written = await ModelProse(models, "fake").write(skeleton, facts)
+    assert (written.source, written.attempts) == ("model", 2)
+    assert written.prose.summary == SUMMARY
+    assert list(models.schemas[1]["properties"]) == ["summary"], "the bullets were kept"
+    again = models.calls[1][-1].content
+    assert foreign in again and "never used" in again
+    assert written.rejections == {"summary": ["fact_contradiction"]}
+    assert check_cv(with_prose(skeleton, written.prose), facts) == []
 
 
-async def test_model_prose_still_wrong_is_regenerated_then_written_from_templates() -> None:
+async def test_one_job_naming_the_next_employer_is_repaired_without_losing_the_others() -> None:
+    skeleton, facts = seeded_cv(7, 0)
+    first = {j: _bullets(job, j) for j, job in enumerate(skeleton.experience)}
+    drifted = [*first[0][:1], f"Moved the payments team to {skeleton.experience[1].employer}."]
+    fixed = ["Rebuilt the search backend in 6 weeks for the whole team.",
+             "Trained 4 new engineers on the deployment pipeline."]
+    models = QueueModels(_answer(skeleton, SUMMARY, {**first, 0: drifted}),
+                         _answer(skeleton, jobs={0: fixed}))
+    written = await ModelProse(models, "fake").write(skeleton, facts)
+    assert (written.source, written.attempts) == ("model", 2)
+    assert [job.achievements for job in written.prose.jobs] == [fixed, first[1], first[2]]
+    asked = models.schemas[1]
+    assert list(asked["properties"]) == ["bullets"], "only the bad job, not the summary"
+    assert list(asked["properties"]["bullets"]["properties"]) == [skeleton.experience[0].employer]
+    again = models.calls[1][-1].content
+    assert "another job's employer" in again
+    assert skeleton.experience[1].employer not in again.split("Task:")[0], \
+        "the context of a job asked again names no other employer"
+    assert written.parts == ("model",) * 4
+    assert written.rejections == {"jobs/0": ["fact_contradiction"]}
+
+
+async def test_a_repeated_bullet_is_asked_for_again_for_the_later_job_only() -> None:
     skeleton, facts = seeded_cv(7, 1)
+    first = {j: _bullets(job, j) for j, job in enumerate(skeleton.experience)}
+    copied = {**first, 2: [first[0][0], first[2][1]]}
+    models = QueueModels(_answer(skeleton, SUMMARY, copied),
+                         _answer(skeleton, jobs={2: first[2]}))
+    written = await ModelProse(models, "fake").write(skeleton, facts)
+    assert written.source == "model" and written.rejections == {"jobs/2": ["repetition"]}
+    assert [job.achievements for job in written.prose.jobs] == [first[0], first[1], first[2]]
+    assert models.calls[1][-1].content.count("repeats an earlier bullet") == 1
+
+
+async def test_a_job_still_wrong_falls_back_to_template_bullets_for_that_job_alone() -> None:
+    skeleton, facts = seeded_cv(7, 1)
+    wrong = ["Rebuilt the whole platform in 1999 with a new team.",
+             "Kept the lights on through 3 data-centre moves."]
+    first = {j: _bullets(job, j) for j, job in enumerate(skeleton.experience)}
+    models = QueueModels(_answer(skeleton, SUMMARY, {**first, 1: wrong}),
+                         *[_answer(skeleton, jobs={1: wrong})] * 3)
+    written = await ModelProse(models, "fake").write(skeleton, facts)
+    assert (written.source, written.attempts) == ("mixed", 4)
+    assert written.parts == ("model", "model", "template", "model")
+    assert written.prose.summary == SUMMARY
+    assert written.prose.jobs[0].achievements == first[0]
+    assert written.prose.jobs[2].achievements == first[2]
+    assert written.prose.jobs[1].achievements != wrong
+    assert written.problems == (f"{skeleton.experience[1].employer}: year 1999 is outside this "
+                                f"job's dates ({skeleton.experience[1].start[:4]}-"
+                                f"{(skeleton.experience[1].end or '2025')[:4]})")
+    assert written.rejections == {"jobs/1": ["date_contradiction"] * 4}
+    assert check_cv(with_prose(skeleton, written.prose), facts) == []
+
+
+def test_per_job_fallback_is_recorded_in_the_manifest(tmp_path: Path) -> None:
+    skeleton, facts = seeded_cv(7, 0)
+    bad = [f"Ported the {skeleton.experience[1].employer} app to Cobol in 9 days.",
+           "Cut the release cycle by 30% for the whole team."]
+    first = {j: _bullets(job, j) for j, job in enumerate(skeleton.experience)}
+    models = QueueModels(_answer(skeleton, SUMMARY, {**first, 2: bad}),
+                         *[_answer(skeleton, jobs={2: bad})] * 3)
+    made = asyncio.run(make_cvs(1, 7, tmp_path, ModelProse(models, "fake")))
+    entry = json.loads((tmp_path / "manifest.jsonl").read_text())
+    assert made[0].prose == entry["prose"] == "mixed"
+    assert entry["prose_parts"] == {"summary": "model", "jobs": ["model", "model", "template"]}
+    assert entry["attempts"] == 4
+    assert entry["model_problems"].startswith(f"{skeleton.experience[2].employer}: names ")
+    assert entry["model_rejections"] == {"jobs/2": ["fact_contradiction"] * 4}
+    stored = json.loads((tmp_path / entry["files"]["json"]).read_text())
+    assert [j["achievements"] for j in stored["experience"][:2]] == [first[0], first[1]]
+    assert check_cv(CV.model_validate(stored), facts) == []
+    again = asyncio.run(make_cvs(1, 7, tmp_path, TemplateProse()))
+    assert again[0].status == "kept"
+    kept = json.loads((tmp_path / "manifest.jsonl").read_text())
+    assert kept["prose_parts"] == entry["prose_parts"] and kept["prose"] == "mixed"
+
+
+async def test_every_job_still_wrong_is_written_from_templates_the_summary_kept() -> None:
+    skeleton, facts = seeded_cv(7, 2)
     wrong = _prose_answer(skeleton, "A long enough summary of this person's career so far.",
                           bullet="Rebuilt the {employer} platform in 1999.")
-    models = QueueModels(*[wrong] * 6)
+    models = QueueModels(wrong, *[json.dumps({"bullets": json.loads(wrong)["bullets"]})] * 3)
     written = await ModelProse(models, "fake").write(skeleton, facts)
-    assert (written.source, written.attempts) == ("template-fallback", 6)
+    assert written.attempts == 4
+    assert written.parts == ("model", "template", "template"), "the summary was fine"
+    assert written.source == "mixed"
     assert "outside this job's dates" in (written.problems or "")
-    assert "An earlier answer was rejected" in models.calls[3][-1].content, "regenerated anew"
+    assert "Earlier answers were rejected" in models.calls[1][-1].content
     assert check_cv(with_prose(skeleton, written.prose), facts) == []
 
 
@@ -205,18 +343,20 @@ def test_cli_writes_pdfs_with_real_text_resumes_and_regenerates_on_force(
 def test_the_model_writes_a_compact_bounded_form_from_the_exact_facts() -> None:
     skeleton, _facts = seeded_cv(7, 2)
     schema = prose_schema(skeleton).json_schema
-    pairs = schema["properties"]["bullets"]
-    assert pairs["minItems"] == pairs["maxItems"] == len(skeleton.experience)
-    assert pairs["items"]["minItems"] == pairs["items"]["maxItems"] == 2
-    bullet = pairs["items"]["items"]["pattern"]
+    pair = schema["properties"]["bullets"]["properties"][skeleton.experience[0].employer]
+    assert pair["minItems"] == pair["maxItems"] == 2
+    bullet = pair["items"]["pattern"]
     assert re.search(bullet, "Cut the build time by 40% with Bazel caching.")
     for unfinished in ("Cut the build time by 40% with", ", Dart, Flutter, 2019-2021.",
                        "x" * 200 + "."):
         assert not re.search(bullet, unfinished), "a bullet is one whole, short sentence"
     context = prose_context(skeleton)
     for job in skeleton.experience:
-        assert f"{job.role} at {job.employer}" in context
+        assert f"{job.employer}: {job.role}" in context
         assert ", ".join(job.technologies) in context
+    only = prose_schema(skeleton, [1], summary=False).json_schema
+    assert list(only["properties"]) == ["bullets"]
+    assert only["properties"]["bullets"]["required"] == [skeleton.experience[1].employer]
 
 
 @pytest.mark.parametrize("index", range(6))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,7 @@ def cvs(
     generated = [m for m in made if m.status == "generated"]
     console.print(f"{len(made)} CVs: {len(generated)} generated, "
                   f"{len(made) - len(generated)} kept")
+    console.print(_prose_counts(made))
     console.print(f"folder {out}, manifest {out / 'manifest.jsonl'}", soft_wrap=True)
     if generated:
         each = sum(m.seconds for m in generated) / len(generated)
@@ -73,6 +75,17 @@ def cvs(
                       f"{elapsed / len(generated):.1f}s of wall time with {workers} at once")
     if ingest:
         _ingest(settings, out, [m.files["pdf"] for m in made], collection)
+
+
+def _prose_counts(made: list[Made]) -> str:
+    """`prose: 7 model, 2 mixed, 1 template-fallback (parts: 38 by the model, 3 templates)`."""
+    labels = Counter(m.prose for m in made)
+    line = "prose: " + ", ".join(f"{n} {label}" for label, n in labels.most_common())
+    parts = Counter(p for m in made for p in m.parts)
+    if parts:
+        line += f" (parts of the generated: {parts['model']} by the model, " \
+                f"{parts['template']} from templates)"
+    return line
 
 
 async def _generate(settings: Settings, count: int, seed: int, out: Path, force: bool,

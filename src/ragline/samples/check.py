@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from functools import cache
 
 from ragline.domain.schemas import Violation
@@ -31,50 +32,75 @@ def _violation(loc: list[str | int], msg: str, kind: str) -> Violation:
     return {"loc": loc, "msg": msg, "type": kind}
 
 
-def prose_violations(cv: CV, summary: str, achievements: list[list[str]]) -> list[Violation]:
-    """Prose that names a technology the person never used, or a year outside the dates of
-    the job it describes."""
+def _allowed(cv: CV) -> tuple[set[str], str]:
     used = sorted({t for job in cv.experience for t in job.technologies}, key=str.lower)
-    allowed = f"mention only: {', '.join(used)}"
-    texts: list[tuple[list[str | int], str]] = [(["summary"], summary)]
-    for j, bullets in enumerate(achievements):
-        texts += [(["jobs", j, "achievements", b], bullet) for b, bullet in enumerate(bullets)]
+    return set(used), f"mention only: {', '.join(used)}"
+
+
+def text_violations(cv: CV, loc: list[str | int], text: str,
+                    job: int | None = None) -> list[Violation]:
+    """What one piece of prose gets wrong on its own: a technology the person never used; for a
+    bullet of job `job`, also another job's employer or a year outside the job's dates."""
+    used, allowed = _allowed(cv)
+    found = []
+    foreign = sorted(mentioned_technologies(text) - used)
+    if foreign:
+        found.append(_violation(loc, f"names {', '.join(foreign)}, which this person never "
+                                f"used; {allowed}", "fact_contradiction"))
+    if job is None:
+        return found
+    employer = cv.experience[job].employer
+    others = [e.employer for e in cv.experience if e.employer != employer and e.employer in text]
+    if others:
+        found.append(_violation(loc, f"names {others[0]}, another job's employer: this job is "
+                                f"at {employer}", "fact_contradiction"))
+    first = int(cv.experience[job].start[:4])
+    end = cv.experience[job].end
+    last = int(end[:4]) if end else 2025
+    wrong = [y for y in YEAR.findall(text) if not first <= int(y) <= last]
+    if wrong:
+        found.append(_violation(loc, f"year {wrong[0]} is outside this job's dates "
+                                f"({first}-{last})", "date_contradiction"))
+    return found
+
+
+def summary_violations(cv: CV, summary: str) -> list[Violation]:
     found = []
     if summary and summary.rstrip()[-1] not in ".!)":
         found.append(_violation(["summary"], "stops mid-sentence: write two or three complete "
                                 "sentences", "truncated"))
-    for loc, text in texts:
-        foreign = sorted(mentioned_technologies(text) - set(used))
-        if foreign:
-            found.append(_violation(loc, f"names {', '.join(foreign)}, which this person "
-                                    f"never used; {allowed}", "fact_contradiction"))
+    return found + text_violations(cv, ["summary"], summary)
+
+
+def bullet_key(bullet: str) -> str:
+    """What two bullets share when one repeats the other."""
+    return " ".join(bullet.lower().split())
+
+
+def job_violations(cv: CV, job: int, bullets: list[str],
+                   elsewhere: Collection[str] = ()) -> list[Violation]:
+    """What job `job`'s bullets get wrong, `elsewhere` being the keys of bullets already kept
+    for other jobs (a bullet repeating one of those, or its sibling, is a repetition)."""
+    found: list[Violation] = []
+    seen = set(elsewhere)
+    for b, bullet in enumerate(bullets):
+        loc: list[str | int] = ["jobs", job, "achievements", b]
+        if bullet_key(bullet) in seen:
+            found.append(_violation(loc, "repeats an earlier bullet: write what was achieved "
+                                    "in this job", "repetition"))
+        seen.add(bullet_key(bullet))
+        found += text_violations(cv, loc, bullet, job)
+    return found
+
+
+def prose_violations(cv: CV, summary: str, achievements: list[list[str]]) -> list[Violation]:
+    """Prose that names a technology the person never used, another job's employer, a year
+    outside the dates of the job it describes, or repeats a bullet."""
+    found = summary_violations(cv, summary)
     seen: set[str] = set()
-    for j, bullets in enumerate(achievements):
-        for b, bullet in enumerate(bullets):
-            key = " ".join(bullet.lower().split())
-            if key in seen:
-                found.append(_violation(["jobs", j, "achievements", b], "repeats an earlier "
-                                        "bullet: write what was achieved in this job",
-                                        "repetition"))
-            seen.add(key)
-    employers = [job.employer for job in cv.experience]
-    for j, bullets in enumerate(achievements[: len(employers)]):
-        for b, bullet in enumerate(bullets):
-            others = [e for e in employers if e != employers[j] and e in bullet]
-            if others:
-                found.append(_violation(["jobs", j, "achievements", b], f"names {others[0]}, "
-                                        f"another job's employer: this job is at "
-                                        f"{employers[j]}", "fact_contradiction"))
-    for j, (job, bullets) in enumerate(zip(cv.experience, achievements, strict=False)):
-        first = int(job.start[:4])
-        last = int(job.end[:4]) if job.end else 2025
-        for b, bullet in enumerate(bullets):
-            wrong = [y for y in YEAR.findall(bullet) if not first <= int(y) <= last]
-            if wrong:
-                found.append(_violation(
-                    ["jobs", j, "achievements", b],
-                    f"year {wrong[0]} is outside this job's dates ({first}-{last})",
-                    "date_contradiction"))
+    for j, bullets in enumerate(achievements[: len(cv.experience)]):
+        found += job_violations(cv, j, bullets, seen)
+        seen |= {bullet_key(b) for b in bullets}
     return found
 
 

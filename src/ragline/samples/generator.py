@@ -18,18 +18,32 @@ from typing import Any, Protocol
 
 from ragline.domain.errors import OutputInvalid, RaglineError
 from ragline.domain.llm import ChatMessage, GenerationParams, ModelSpec, Usage
-from ragline.samples.check import check_cv, page_violations
-from ragline.samples.cv_schema import CV, CVProse
+from ragline.domain.schemas import Violation
+from ragline.samples.check import (
+    bullet_key,
+    check_cv,
+    job_violations,
+    page_violations,
+    summary_violations,
+)
+from ragline.samples.cv_schema import CV, CVProse, JobProse
 from ragline.samples.facts import Facts, seeded_cv
-from ragline.samples.prose import model_prose, template_prose, with_prose
+from ragline.samples.prose import (
+    model_prose,
+    template_bullets,
+    template_prose,
+    template_summary,
+    with_prose,
+)
 from ragline.samples.render import pdf_text, render_html, render_pdf
 from ragline.services.generate import GeneratingModels
-from ragline.services.structured import summary
+from ragline.services.structured import summary as summary_of
 
 MANIFEST = "manifest.jsonl"
 
 
-CARRIED = ("seconds", "prompt_tokens", "completion_tokens", "model_problems")
+CARRIED = ("seconds", "prompt_tokens", "completion_tokens", "model_problems", "prose_parts",
+           "model_rejections")
 
 
 class SampleInvalid(RaglineError):
@@ -39,10 +53,12 @@ class SampleInvalid(RaglineError):
 @dataclass(frozen=True)
 class Written:
     prose: CVProse
-    source: str  # "template", "model" or "template-fallback"
+    source: str  # "template", or "model", "mixed" or "template-fallback" (see `ModelProse`)
     attempts: int = 0  # model calls
-    problems: str | None = None  # why the model's prose was rejected
+    problems: str | None = None  # why the parts written from templates were (model_problems)
     tokens: tuple[int, int] = (0, 0)  # prompt and completion tokens of all the model calls
+    parts: tuple[str, ...] = ()  # "model" or "template": the summary, then each job's bullets
+    rejections: dict[str, list[str]] = field(default_factory=dict)  # part: violation types
 
 
 class ProseSource(Protocol):
@@ -51,43 +67,108 @@ class ProseSource(Protocol):
     async def write(self, cv: CV, facts: Facts) -> Written: ...
 
 
+def _template_rng(facts: Facts) -> random.Random:
+    return random.Random(f"prose:{facts.seed}:{facts.index}")
+
+
 class TemplateProse:
     name = "template"
 
     async def write(self, cv: CV, facts: Facts) -> Written:
-        return Written(template_prose(cv, random.Random(f"prose:{facts.seed}:{facts.index}")),
-                       "template")
+        return Written(template_prose(cv, _template_rng(facts)), "template")
 
 
 @dataclass
 class ModelProse:
-    """Prose from a model; a CV still contradicting its facts after the repair loop is
-    regenerated once, then written from templates (and says so in the manifest)."""
+    """Prose from a model, part by part (the summary, each job's bullets). The first call asks
+    for all of it; a part that contradicts the facts is asked for again on its own, the parts
+    that passed kept; a part still wrong after `calls` calls is written from templates. The
+    CV's prose is then "model", "mixed" or "template-fallback", and the manifest says which
+    parts are whose."""
 
     models: GeneratingModels
     model: str
-    regenerations: int = 1
+    calls: int = 4
+    retry_temperature: float = 0.7  # an answer asked for again differs from the rejected one
     name: str = "model"
 
     async def write(self, cv: CV, facts: Facts) -> Written:
-        attempts = 0
-        problems: str | None = None
         counted = _Counted(self.models)
-        for _ in range(1 + self.regenerations):
+        summary: str | None = None
+        bullets: dict[int, list[str]] = {}
+        last: dict[str, str] = {}  # part: the last problem (for the next call and the manifest)
+        rejections: dict[str, list[str]] = {}
+        attempts = 0
+
+        def reject(part: str, found: list[Violation]) -> None:
+            last[part] = found[0]["msg"]
+            rejections.setdefault(part, []).append(",".join(sorted({v["type"] for v in found})))
+
+        for call in range(self.calls):
+            jobs = [j for j in range(len(cv.experience)) if j not in bullets]
+            if summary is not None and not jobs:
+                break
+            pending = ["summary"] * (summary is None) + [f"jobs/{j}" for j in jobs]
             try:
-                prose, used = await model_prose(counted, self.model, cv, avoid=problems)
+                draft, used = await model_prose(
+                    counted, self.model, cv, jobs=jobs, summary=summary is None,
+                    rejected=[f"{_label(cv, p)}: {last[p]}" for p in pending if p in last],
+                    temperature=self.retry_temperature if call else 0.0)
             except OutputInvalid as exc:
                 details = exc.details or {}
                 attempts += int(details.get("attempts", 0))
-                problems = summary(details.get("errors") or []) or exc.message
+                errors = details.get("errors") or [
+                    {"loc": [], "msg": exc.message, "type": "invalid"}]
+                for part in pending:
+                    reject(part, errors)
                 continue
             attempts += used
-            violations = check_cv(with_prose(cv, prose), facts)
-            if not violations:
-                return Written(prose, "model", attempts, tokens=counted.tokens)
-            problems = summary(violations)
-        fallback = await TemplateProse().write(cv, facts)
-        return Written(fallback.prose, "template-fallback", attempts, problems, counted.tokens)
+            if draft.summary is not None:
+                if found := summary_violations(cv, draft.summary):
+                    reject("summary", found)
+                else:
+                    summary = draft.summary
+            kept = {bullet_key(b) for written in bullets.values() for b in written}
+            for j, written in sorted(draft.bullets.items()):
+                if found := job_violations(cv, j, written, kept):
+                    reject(f"jobs/{j}", found)
+                else:
+                    bullets[j] = written
+                    kept |= {bullet_key(b) for b in written}
+        return self._finished(cv, facts, summary, bullets, last, rejections, attempts,
+                              counted.tokens)
+
+    @staticmethod
+    def _finished(cv: CV, facts: Facts, summary: str | None, bullets: dict[int, list[str]],
+                  last: dict[str, str], rejections: dict[str, list[str]], attempts: int,
+                  tokens: tuple[int, int]) -> Written:
+        """The model's parts that passed, templates for the rest (never repeating a bullet)."""
+        rng = _template_rng(facts)
+        fell_back = [] if summary is not None else ["summary"]
+        final_summary = summary if summary is not None else template_summary(cv, rng)
+        seen = {bullet_key(b) for written in bullets.values() for b in written}
+        jobs = []
+        for j, job in enumerate(cv.experience):
+            if j not in bullets:
+                fell_back.append(f"jobs/{j}")
+            jobs.append(JobProse(achievements=bullets[j] if j in bullets
+                                 else template_bullets(job, rng, seen)))
+        prose = CVProse(summary=final_summary, jobs=jobs)
+        names = ["summary", *(f"jobs/{j}" for j in range(len(jobs)))]
+        parts = tuple("template" if p in fell_back else "model" for p in names)
+        problems = "; ".join(f"{_label(cv, p)}: {last[p]}" for p in fell_back if p in last)
+        if (left := check_cv(with_prose(cv, prose), facts)):  # the parts clash: templates only
+            return Written(template_prose(cv, _template_rng(facts)), "template-fallback",
+                           attempts, summary_of(left), tokens, ("template",) * len(parts),
+                           rejections)
+        source = ("model" if not fell_back
+                  else "template-fallback" if "model" not in parts else "mixed")
+        return Written(prose, source, attempts, problems or None, tokens, parts, rejections)
+
+
+def _label(cv: CV, part: str) -> str:
+    """How the model is told which part was wrong: the summary, or a job by its employer."""
+    return part if part == "summary" else cv.experience[int(part[5:])].employer
 
 
 class _Counted:
@@ -120,8 +201,10 @@ class Made:
     pages: int
     seconds: float
     files: dict[str, str] = field(default_factory=dict)
-    problems: str | None = None  # why the model's prose was rejected (template-fallback)
+    problems: str | None = None  # why parts were written from templates after all
     tokens: tuple[int, int] = (0, 0)
+    parts: tuple[str, ...] = ()
+    rejections: dict[str, list[str]] = field(default_factory=dict)
     carried: dict[str, Any] = field(default_factory=dict)  # a kept CV's figures from its run
 
     def manifest_entry(self) -> dict[str, Any]:
@@ -130,8 +213,12 @@ class Made:
         if self.status == "generated" and self.attempts:
             entry.update(seconds=round(self.seconds, 1), prompt_tokens=self.tokens[0],
                          completion_tokens=self.tokens[1])
+        if self.parts:
+            entry["prose_parts"] = {"summary": self.parts[0], "jobs": list(self.parts[1:])}
         if self.problems:
             entry["model_problems"] = self.problems
+        if self.rejections:
+            entry["model_rejections"] = self.rejections
         return {**entry, **self.carried}
 
 
@@ -192,7 +279,8 @@ async def make_cv(index: int, seed: int, out: Path, prose: ProseSource, *, force
     write_atomic(paths["html"], html.encode())
     write_atomic(paths["json"], cv.model_dump_json(indent=2).encode())
     return Made(facts, "generated", written.source, written.attempts, pages,
-                time.perf_counter() - started, names, written.problems, written.tokens)
+                time.perf_counter() - started, names, written.problems, written.tokens,
+                written.parts, written.rejections)
 
 
 async def _rendered(cv: CV, facts: Facts) -> tuple[str, bytes, int]:
@@ -206,7 +294,7 @@ async def _rendered(cv: CV, facts: Facts) -> tuple[str, bytes, int]:
         problems.append({"loc": ["pdf"], "msg": f"its text does not contain {cv.name!r}",
                          "type": "text"})
     if problems:
-        raise SampleInvalid(f"CV {facts.index + 1} ({cv.name}): {summary(problems)}",
+        raise SampleInvalid(f"CV {facts.index + 1} ({cv.name}): {summary_of(problems)}",
                             code="sample_invalid", details={"errors": problems})
     return html, pdf, pages
 

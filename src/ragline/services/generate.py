@@ -82,16 +82,18 @@ async def generate(
     max_attempts: int = 3,
     strategy: Strategy = "auto",
     max_tokens: int | None = None,
+    temperature: float = 0.0,
 ) -> Generated:
     """Generate until the answer validates, repairing with the violations; else `OutputInvalid`
-    with the last violations and the last raw answer."""
+    with the last violations and the last raw answer. `temperature` above 0 lets a caller that
+    asks again for what was rejected get another answer, not the same one."""
     if max_attempts < 1:
         raise InvalidInput("max_attempts must be at least 1")
     spec = models.spec(model)
     used_strategy = choose_strategy(models.provider(model).capabilities, strategy)
     params = GenerationParams(
         max_tokens=max_tokens or spec.max_tokens or DEFAULT_MAX_TOKENS,
-        temperature=0.0,
+        temperature=temperature,
         json_schema=schema.decoding_schema(context) if used_strategy != "prompt" else None,
     )
     first_turn = request_messages(schema, prompt, context)
