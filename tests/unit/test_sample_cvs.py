@@ -343,7 +343,9 @@ def test_cli_writes_pdfs_with_real_text_resumes_and_regenerates_on_force(
 def test_the_model_writes_a_compact_bounded_form_from_the_exact_facts() -> None:
     skeleton, _facts = seeded_cv(7, 2)
     schema = prose_schema(skeleton).json_schema
-    pair = schema["properties"]["bullets"]["properties"][skeleton.experience[0].employer]
+    ref = schema["properties"]["bullets"]["properties"][skeleton.experience[0].employer]
+    assert ref == {"$ref": "#/$defs/pair"}, "one definition for every job"
+    pair = schema["$defs"]["pair"]
     assert pair["minItems"] == pair["maxItems"] == 2
     bullet = pair["items"]["pattern"]
     assert re.search(bullet, "Cut the build time by 40% with Bazel caching.")

@@ -95,12 +95,15 @@ def prose_schema(cv: CV, jobs: Sequence[int] | None = None, summary: bool = True
     enforces the shape and the bounds; the caller checks each part against the facts."""
     employers = [cv.experience[j].employer for j in _all(cv, jobs)]
     properties: dict[str, Any] = {"summary": _sentences(40, SUMMARY_MAX)} if summary else {}
-    if employers:
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "additionalProperties": False}
+    if employers:  # one definition of a job's pair of bullets: fewer prompt tokens
         pair = {"type": "array", "minItems": 2, "maxItems": 2, "items": _sentences(20, BULLET_MAX)}
-        properties["bullets"] = {"type": "object", "properties": {e: pair for e in employers},
+        properties["bullets"] = {"type": "object",
+                                 "properties": {e: {"$ref": "#/$defs/pair"} for e in employers},
                                  "required": employers, "additionalProperties": False}
-    schema = {"type": "object", "properties": properties, "required": list(properties),
-              "additionalProperties": False}
+        schema["$defs"] = {"pair": pair}
+    schema["required"] = list(properties)
     return OutputSchema("cv_prose", schema)
 
 
