@@ -25,7 +25,12 @@ from ragline.domain.llm import (
     TextDelta,
     Usage,
 )
-from ragline.samples.check import check_cv, mentioned_technologies, page_violations
+from ragline.samples.check import (
+    check_cv,
+    job_violations,
+    mentioned_technologies,
+    page_violations,
+)
 from ragline.samples.cv_schema import CV
 from ragline.samples.facts import LAYOUTS, seeded_cv
 from ragline.samples.generator import ModelProse, SampleInvalid, TemplateProse, make_cvs
@@ -350,8 +355,13 @@ def test_the_model_writes_a_compact_bounded_form_from_the_exact_facts() -> None:
     bullet = pair["items"]["pattern"]
     assert re.search(bullet, "Cut the build time by 40% with Bazel caching.")
     for unfinished in ("Cut the build time by 40% with", ", Dart, Flutter, 2019-2021.",
-                       "x" * 200 + "."):
+                       "x" * 200 + ".", "Found a vulnerability in the AWS云."):
         assert not re.search(bullet, unfinished), "a bullet is one whole, short sentence"
+    assert re.search(bullet, "Moved the Zürich team's builds to Bazel, saving 30% of CI time.")
+    long = "Built " + "a very " * 15 + "long sentence about 3 services."
+    assert re.search(bullet, long), "room to finish a sentence over the limit"
+    assert [v["type"] for v in job_violations(skeleton, 0, [long, "Cut 3 bugs a week."])] == \
+        ["too_long"], "which the check rejects, so that it is asked for again shorter"
     context = prose_context(skeleton)
     for job in skeleton.experience:
         assert f"{job.employer}: {job.role}" in context

@@ -8,7 +8,7 @@ from functools import cache
 
 from ragline.domain.schemas import Violation
 from ragline.samples.catalog import ALL_TECHNOLOGIES
-from ragline.samples.cv_schema import CV
+from ragline.samples.cv_schema import BULLET_MAX, CV
 from ragline.samples.facts import Facts
 from ragline.samples.render import expected_pages
 
@@ -89,6 +89,9 @@ def job_violations(cv: CV, job: int, bullets: list[str],
             found.append(_violation(loc, "repeats an earlier bullet: write what was achieved "
                                     "in this job", "repetition"))
         seen.add(bullet_key(bullet))
+        if len(bullet) > BULLET_MAX:
+            found.append(_violation(loc, f"is {len(bullet)} characters: write one shorter "
+                                    "sentence naming one or two technologies", "too_long"))
         found += text_violations(cv, loc, bullet, job)
     return found
 

@@ -7,6 +7,8 @@ import re
 from pydantic import BaseModel, Field, field_validator
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+SUMMARY_MAX = 300  # characters; the layouts' page counts hold for prose within these bounds
+BULLET_MAX = 120
 
 
 def _month(value: str | None) -> str | None:
