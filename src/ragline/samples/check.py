@@ -15,6 +15,10 @@ from ragline.samples.render import expected_pages
 # Names that are also ordinary words are only technologies when capitalised as such.
 CASE_SENSITIVE = {"Swift", "Helm", "Bash", "Dart", "Flutter", "Airflow", "Express.js", "Linux"}
 YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+# A sentence the length bound cut off: its full stop after a dangling word, a hyphen or a space
+# ("...a 25% increase in.", "...user-.", "...to win the .").
+CUT_OFF = re.compile(r"(?:\s|-|\b(?:a|an|the|in|of|to|and|or|with|for|on|by|at|from|as|its|"
+                     r"their|our|his|her|into|than|that|which)|\b\w)\.$", re.IGNORECASE)
 
 
 @cache
@@ -66,7 +70,7 @@ def text_violations(cv: CV, loc: list[str | int], text: str,
 
 def summary_violations(cv: CV, summary: str) -> list[Violation]:
     found = []
-    if summary and summary.rstrip()[-1] not in ".!)":
+    if summary and (summary.rstrip()[-1] not in ".!)" or CUT_OFF.search(summary)):
         found.append(_violation(["summary"], "stops mid-sentence: write two or three complete "
                                 "sentences", "truncated"))
     return found + text_violations(cv, ["summary"], summary)
@@ -89,9 +93,12 @@ def job_violations(cv: CV, job: int, bullets: list[str],
             found.append(_violation(loc, "repeats an earlier bullet: write what was achieved "
                                     "in this job", "repetition"))
         seen.add(bullet_key(bullet))
-        if len(bullet) > BULLET_MAX:
+        if len(bullet) > BULLET_MAX:  # grammar-constrained decoding never gets here
             found.append(_violation(loc, f"is {len(bullet)} characters: write one shorter "
                                     "sentence naming one or two technologies", "too_long"))
+        elif CUT_OFF.search(bullet):
+            found.append(_violation(loc, "stops mid-sentence: write one complete, shorter "
+                                    "sentence", "truncated"))
         found += text_violations(cv, loc, bullet, job)
     return found
 

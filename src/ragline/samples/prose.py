@@ -10,7 +10,7 @@ from typing import Any
 
 from ragline.domain.schemas import OutputSchema
 from ragline.samples.check import bullet_key
-from ragline.samples.cv_schema import CV, SUMMARY_MAX, CVProse, Experience, JobProse
+from ragline.samples.cv_schema import BULLET_MAX, CV, SUMMARY_MAX, CVProse, Experience, JobProse
 from ragline.services.generate import GeneratingModels, generate
 
 _SUMMARIES = (
@@ -71,8 +71,6 @@ def template_prose(cv: CV, rng: random.Random) -> CVProse:
     return CVProse(summary=summary, jobs=jobs)
 
 
-BULLET_ROOM = 160  # what the grammar lets a bullet run to: room to finish a sentence over
-# BULLET_MAX (which the check then rejects as too long) instead of being cut off mid-word
 LATIN = " -~\u00c0-\u024f"  # printable ASCII and accented Latin letters: no stray CJK
 
 
@@ -99,7 +97,7 @@ def prose_schema(cv: CV, jobs: Sequence[int] | None = None, summary: bool = True
     schema: dict[str, Any] = {"type": "object", "properties": properties,
                               "additionalProperties": False}
     if employers:  # one definition of a job's pair of bullets: fewer prompt tokens
-        pair = {"type": "array", "minItems": 2, "maxItems": 2, "items": _sentences(20, BULLET_ROOM)}
+        pair = {"type": "array", "minItems": 2, "maxItems": 2, "items": _sentences(20, BULLET_MAX)}
         properties["bullets"] = {"type": "object",
                                  "properties": {e: {"$ref": "#/$defs/pair"} for e in employers},
                                  "required": employers, "additionalProperties": False}
@@ -126,9 +124,9 @@ _SUMMARY_TASK = ("`summary`: two short sentences in the third person about the p
                  "profile.")
 _BULLETS_TASK = (
     "`bullets`: under each employer, two achievements in that job, each one short sentence "
-    "(under 100 characters) that starts with a past-tense verb (Led, Built, Cut...), names one "
-    "or two of that job's technologies and gives a concrete number. No other technology or "
-    "employer, no years; no two bullets alike."
+    "(under 100 characters) that starts with a past-tense verb (Led, Built, Cut...) and gives "
+    "a concrete number. Name only that job's technologies, never another employer, no years; "
+    "no two bullets alike."
 )
 
 
@@ -144,7 +142,7 @@ def prose_prompt(summary: bool = True, bullets: bool = True,
 
 def prose_max_tokens(jobs: int, summary: bool = True) -> int:
     """Enough for the bounded lengths (about 4 characters a token), so nothing is cut off."""
-    return 25 + 85 * summary + 95 * jobs
+    return 25 + 85 * summary + 75 * jobs
 
 
 @dataclass(frozen=True)
