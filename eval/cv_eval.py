@@ -85,16 +85,19 @@ def _scores(docs: list[str], relevant: list[str]) -> dict[str, Any]:
             "precision": len(found) / len(docs) if docs else 0.0}
 
 
-MIN_RELEVANCE = 0.30  # RAGLINE_RETRIEVAL_MIN_SCORE's default: the answer drops passages below
+MIN_RELEVANCE = 0.30  # RAGLINE_RETRIEVAL_MIN_SCORE's default: the answer drops passages below,
+MIN_TERM_MATCH = 1.0  # unless their term_match reaches RAGLINE_RETRIEVAL_MIN_TERM_MATCH's default
 
 
 def score_search(q: Question, form: str, results: list[dict[str, Any]]) -> None:
     """`passages`: the CVs of the top 5 passages (a CV may give several of them);
     `cvs`: the first 5 distinct CVs; `answer`: the CVs of the top 5 passages that a grounded
-    answer keeps (cosine relevance at least MIN_RELEVANCE), i.e. the people it can name."""
+    answer keeps (cosine relevance at least MIN_RELEVANCE or term_match at least
+    MIN_TERM_MATCH), i.e. the people it can name."""
     sources = [str(r["source"]) for r in results]
     kept = [str(r["source"]) for r in results[:TOP_K]
-            if r.get("relevance", r["score"]) >= MIN_RELEVANCE]
+            if r.get("relevance", r["score"]) >= MIN_RELEVANCE
+            or r.get("term_match", 0.0) >= MIN_TERM_MATCH - 1e-6]
     q.search[form] = {
         "passages": _scores(list(dict.fromkeys(sources[:TOP_K])), q.relevant),
         "cvs": _scores(list(dict.fromkeys(sources))[:TOP_K], q.relevant),
@@ -160,7 +163,8 @@ def summary(report: dict[str, Any]) -> Table:
     table = Table(title=f"{report['cvs']} CVs: POST /api/search (hybrid) and grounded answers")
     for column in ("questions", "query", "n", "recall@5 passages", "recall@5 CVs",
                    "precision@5 CVs", "top 5 CVs all relevant (n>=5)",
-                   f"recall kept (rel>={MIN_RELEVANCE})", "answers",
+                   f"recall kept (rel>={MIN_RELEVANCE} or term>={MIN_TERM_MATCH})",
+                   "precision kept", "answers",
                    "right named", "wrong named"):
         table.add_column(column, justify="left" if column in ("questions", "query") else "right")
     for kind in ("technology", "language", "study city", "all"):
@@ -180,6 +184,7 @@ def summary(report: dict[str, Any]) -> Table:
                 f"{sum(s['precision'] for s in cvs) / len(qs):.3f}",
                 f"{sum(s['precision'] == 1.0 for s in broad)}/{len(broad)}",
                 f"{sum(s['recall'] for s in kept) / len(qs):.3f}",
+                f"{sum(s['precision'] for s in kept) / len(qs):.3f}",
                 *((str(len(answered)), f"{named}/{expected}",
                    str(sum(len(q["wrongly_named"]) for q in answered)))
                   if answered and form == "question" else ("-", "-", "-")))

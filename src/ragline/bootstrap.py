@@ -221,6 +221,7 @@ def build_container(
         PipelineConfig(
             top_k=settings.retrieval_top_k,
             min_score=settings.retrieval_min_score,
+            min_term_match=settings.retrieval_min_term_match,
             answer_max_tokens=settings.answer_max_tokens,
             target_wait=settings.answer_target_wait_seconds,
             passage_tokens_min=settings.passage_tokens_min,

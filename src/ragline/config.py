@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # Retrieval and prompts
     retrieval_top_k: int = 5
     retrieval_min_score: float = 0.30  # cosine; all-MiniLM: real questions ≥ 0.42, unrelated ≤ 0.20
+    # ... or a passage holding this IDF-weighted share of the query's terms (hybrid search's
+    # term_match; 1: every selective term, as a skills table naming the technology asked about)
+    retrieval_min_term_match: float = Field(default=1.0, ge=0, le=1)
     prompts_dir: Path | None = None
     # Passages get the tokens the engine reads within this many seconds at its measured prompt
     # rate (bounded by passage_tokens_min/max), so the first token comes within a set wait.

@@ -8,8 +8,8 @@ from typing import Any
 
 from ragline.domain.llm import ChatMessage
 from ragline.services.passages import passage_budget, select_passages, trim_passage
-from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts
-from ragline.services.prompt_layout import Turn, layout
+from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts, keeps
+from ragline.services.prompt_layout import NO_PASSAGES, Turn, layout
 from ragline.services.runs import RunInput
 from tests.fakes import FakeModels
 
@@ -106,3 +106,39 @@ def test_passage_budget_follows_the_engines_prompt_rate() -> None:
     assert passage_budget(None, 20, 400, 800) == 800
     assert passage_budget(10.0, 20, 400, 800) == 400
     assert passage_budget(30.0, 20, 400, 800) == 600
+
+
+class ScoredRetriever(FakeRetriever):
+    """Hits with set cosine relevance and term match."""
+
+    def __init__(self, scored: list[tuple[float, float]]) -> None:
+        super().__init__()
+        self.scored = scored
+
+    async def search(
+        self, owner_id: str, query: str, collection: str | None, top_k: int, mode: str = "hybrid"
+    ) -> list[dict[str, Any]]:
+        return [
+            {"chunk_id": str(i), "document_id": f"d{i}", "source": f"cv{i}.pdf",
+             "title": f"Person {i}", "page": 1, "heading": "Skills", "text": f"Skill list {i}.",
+             "score": 1.0 - i / 10, "relevance": relevance, "term_match": term_match}
+            for i, (relevance, term_match) in enumerate(self.scored)
+        ]
+
+
+def test_passages_holding_every_selective_term_stay_under_the_cosine_floor() -> None:
+    retriever = ScoredRetriever([(0.45, 0.0), (0.22, 1.0), (0.12, 0.76), (0.10, 0.0)])
+    pipeline = AnswerPipeline(FakeModels(), retriever, Prompts(),
+                              PipelineConfig(min_score=0.30, min_term_match=1.0))
+    prepared = asyncio.run(pipeline.prepare(run_input("Who has worked with Airflow?", [], [])))
+    assert [s["chunk_id"] for s in prepared.sources or []] == ["0", "1"]
+    assert keeps({"score": 0.1, "relevance": 0.1, "term_match": 0.76}, 0.30, 0.75)
+    assert not keeps({"score": 0.1, "relevance": 0.1, "term_match": 0.0}, 0.30, 0.0)
+
+
+def test_no_relevant_passage_says_so_in_the_prompt() -> None:
+    retriever = ScoredRetriever([(0.2, 0.0), (0.1, 0.5)])
+    pipeline = AnswerPipeline(FakeModels(), retriever, Prompts(), PipelineConfig(min_score=0.30))
+    prepared = asyncio.run(pipeline.prepare(run_input("best chocolate cake recipe", [], [])))
+    assert prepared.sources == []
+    assert prepared.messages[-1].content.startswith(NO_PASSAGES)

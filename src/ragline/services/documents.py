@@ -149,7 +149,7 @@ class DocumentService:
         return [
             {"chunk_id": str(h.chunk_id), "document_id": h.document_id, "source": h.source,
              "title": h.title, "page": h.page, "heading": h.heading, "text": h.text,
-             "score": h.score, "relevance": h.relevance}
+             "score": h.score, "relevance": h.relevance, "term_match": h.term_match}
             for h in hits
         ]
 

@@ -67,6 +67,8 @@ class Prompts:
 class PipelineConfig:
     top_k: int = 5
     min_score: float = 0.25
+    # ... or a hybrid hit holding this share of the query's selective terms (hit `term_match`)
+    min_term_match: float = 1.0
     answer_max_tokens: int = 512
     cache_size: int = 256
     # Passage tokens: what the engine reads within `target_wait` seconds at its measured prompt
@@ -159,11 +161,23 @@ class AnswerPipeline:
             self._cache.move_to_end(key)
             return [dict(s) for s in cached[1]]
         hits = await self.retriever.search(owner_id, query, collection, top_k)
-        relevant = [h for h in hits if h.get("relevance", h["score"]) >= self.config.min_score]
+        relevant = [h for h in hits
+                    if keeps(h, self.config.min_score, self.config.min_term_match)]
         self._cache[key] = (version, relevant)
         if len(self._cache) > self.config.cache_size:
             self._cache.popitem(last=False)
         return [dict(s) for s in relevant]
+
+
+def keeps(hit: dict[str, Any], min_score: float, min_term_match: float) -> bool:
+    """Whether an answer's prompt carries this search hit: similar enough to the question
+    (cosine `relevance`), or holding its selective terms (hybrid search's `term_match`): a
+    skills table that lists "Airflow" is what "Who has worked with Airflow?" needs, however far
+    its vector lies."""
+    if hit.get("relevance", hit["score"]) >= min_score:
+        return True
+    term_match = hit.get("term_match") or 0.0
+    return term_match > 0 and term_match >= min_term_match - 1e-6
 
 
 def follow_up_query(past: Sequence[Turn], question: str) -> str:

@@ -37,18 +37,12 @@ def reciprocal_rank_fusion(
     return fused if limit is None else fused[:limit]
 
 
-def term_coverage_bonus(
-    terms: Sequence[tuple[int, Collection[K]]],
-    total: int,
-    full: float,
-    *,
-    power: float = 3.0,
-) -> dict[K, float]:
-    """`full` x coverage**power for each id holding at least one term, coverage = the share of
-    the terms' Robertson-Sparck Jones IDF that the id's terms carry.
+def term_coverage(terms: Sequence[tuple[int, Collection[K]]], total: int) -> dict[K, float]:
+    """For each id holding at least one term, the share (0-1] of the terms' Robertson-Sparck
+    Jones IDF that the id's terms carry.
 
     `terms`: per query term, in how many of the `total` passages it occurs and which ids hold it.
-    A term in half the passages or more weighs nothing; if every term does, no id gets a bonus.
+    A term in half the passages or more weighs nothing; if every term does, no id is covered.
     """
     weights = [max(0.0, math.log((max(total, count) - count + 0.5) / (count + 0.5)))
                for count, _ in terms]
@@ -60,4 +54,15 @@ def term_coverage_bonus(
         if term_weight > 0:
             for key in ids:
                 coverage[key] = coverage.get(key, 0.0) + term_weight / weight
-    return {key: full * min(share, 1.0) ** power for key, share in coverage.items()}
+    return {key: min(share, 1.0) for key, share in coverage.items()}
+
+
+def term_coverage_bonus(
+    terms: Sequence[tuple[int, Collection[K]]],
+    total: int,
+    full: float,
+    *,
+    power: float = 3.0,
+) -> dict[K, float]:
+    """`full` x coverage**power for each id holding at least one term (see `term_coverage`)."""
+    return {key: full * share**power for key, share in term_coverage(terms, total).items()}

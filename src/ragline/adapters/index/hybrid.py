@@ -5,7 +5,9 @@ pgvector (migration 0004 added the column), else over in-process matrices; `prep
 the backend once per process and says which in the log.
 
 Every hit also carries `relevance`, the cosine similarity of its chunk to the query, which
-unlike the rank-based scores is comparable across queries (the answer pipeline filters on it).
+unlike the rank-based scores is comparable across queries, and (hybrid mode) `term_match`, the
+IDF-weighted share of the query's terms the passage holds (1.0: every selective term). The answer
+pipeline filters on both: a passage naming the question's rare terms stays below the cosine floor.
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Chunk, Document
 from ragline.adapters.embed import Embedder
 from ragline.adapters.index import pgvector
-from ragline.adapters.index.fusion import reciprocal_rank_fusion, term_coverage_bonus
-from ragline.adapters.index.keyword import keyword_search, term_matches
+from ragline.adapters.index.fusion import reciprocal_rank_fusion, term_coverage
+from ragline.adapters.index.keyword import (
+    MAX_MATCHED_TERMS,
+    STOPWORDS,
+    keyword_search,
+    query_terms,
+    term_matches,
+)
 from ragline.adapters.index.matrix import MatrixVectors
 from ragline.adapters.index.ports import Scope, VectorSearch
 
@@ -52,6 +60,9 @@ class Hit:
     text: str
     score: float
     relevance: float
+    # 0-1: the IDF-weighted share of the query's terms that the passage holds; 0 outside
+    # hybrid mode and when most of the query's words occur nowhere in the scope (see `_match_terms`)
+    term_match: float = 0.0
 
 
 class HybridIndex:
@@ -154,28 +165,52 @@ class HybridIndex:
         vector: list[tuple[int, float]] = []
         if mode != "bm25":
             vector = await self.vectors.nearest(session, scope, embedding, pool)
+        coverage: dict[int, float] = {}
+        known = False
         if mode == "hybrid":
             ranked = reciprocal_rank_fusion(
                 [[i for i, _ in keyword], [i for i, _ in vector]], k=self.rrf_k,
                 weights=(1.0, self.vector_weight),
             )
+            coverage, known = await self._match_terms(session, query, scope, ranked, pool)
             if self.term_boost > 0:
-                ranked = await self._boost_matched_terms(session, query, scope, ranked, pool)
+                ranked = self._boost_matched_terms(ranked, coverage)
         else:
             ranked = keyword if mode == "bm25" else vector
-        return await self._hydrate(session, scope, ranked[: top_k * 2], top_k, embedding)
+        return await self._hydrate(session, scope, ranked[: top_k * 2], top_k, embedding,
+                                   coverage if known else {})
 
-    async def _boost_matched_terms(
+    async def _match_terms(
         self,
         session: AsyncSession,
         query: str,
         scope: Scope,
         ranked: list[tuple[int, float]],
         pool: int,
+    ) -> tuple[dict[int, float], bool]:
+        """Coverage of each passage holding a query term: the IDF-weighted share of the
+        query's terms (those the scope holds) that it contains. Passages holding a rare term (in
+        at most `pool` passages) are all found, even outside both rankings' pools.
+
+        Also whether at least half of the query's content words occur in the scope. Coverage
+        counts only the terms the scope holds, so a question about something else that shares
+        one word with a passage ("who won the world cup in 1998" and a CV's "1998") covers it
+        fully; hits carry `term_match` only when the query's words are mostly known ("Who
+        speaks Portuguese?" in CVs that never say "speaks": one of two).
+        """
+        matches, total = await term_matches(
+            session, query, scope.collection_ids, cap=pool, candidates=[i for i, _ in ranked],
+            document_ids=scope.document_ids, sqlite=self.db.is_sqlite,
+        )
+        words = [t for t in query_terms(query) if t not in STOPWORDS][:MAX_MATCHED_TERMS]
+        known = bool(matches) and 2 * len(matches) >= len(words)
+        return term_coverage([(m.count, m.ids) for m in matches], total), known
+
+    def _boost_matched_terms(
+        self, ranked: list[tuple[int, float]], coverage: dict[int, float]
     ) -> list[tuple[int, float]]:
         """Add to each passage's fused score term_boost * (the best fused score possible) *
-        coverage**3, coverage = the IDF-weighted share of the query's terms (those the scope
-        holds) that the passage contains.
+        coverage**3 (see `_match_terms`).
 
         Exact terms are what vectors blur: a technology or a city named in a question. With a
         boost of 1 or more a passage holding every term outranks each passage that only the
@@ -183,18 +218,12 @@ class HybridIndex:
         neither ranking's pool reached join the candidates. The cube keeps a passage that
         shares one rare word with a long paraphrased question from jumping ahead.
         """
-        matches, total = await term_matches(
-            session, query, scope.collection_ids, cap=pool, candidates=[i for i, _ in ranked],
-            document_ids=scope.document_ids, sqlite=self.db.is_sqlite,
-        )
-        best = (1.0 + self.vector_weight) / (self.rrf_k + 1)
-        bonus = term_coverage_bonus([(m.count, m.ids) for m in matches], total,
-                                    self.term_boost * best, power=COVERAGE_POWER)
-        if not bonus:
+        if not coverage:
             return ranked
+        full = self.term_boost * (1.0 + self.vector_weight) / (self.rrf_k + 1)
         scores = dict(ranked)
-        for chunk_id, extra in bonus.items():
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + extra
+        for chunk_id, share in coverage.items():
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + full * share**COVERAGE_POWER
         return sorted(scores.items(), key=lambda item: item[1], reverse=True)
 
     async def _hydrate(
@@ -204,6 +233,7 @@ class HybridIndex:
         ranked: Sequence[tuple[int, float]],
         top_k: int,
         embedding: asyncio.Future[np.ndarray],
+        coverage: dict[int, float],
     ) -> list[Hit]:
         """Rows for the best ids; ids deleted since ranking drop out, the next ones move up."""
         if not ranked:
@@ -225,6 +255,7 @@ class HybridIndex:
             hits.append(Hit(
                 chunk_id=chunk_id, document_id=row[1], source=row[5], title=row[6], page=row[2],
                 heading=row[3], text=row[4], score=score, relevance=relevance.get(chunk_id, 0.0),
+                term_match=round(coverage.get(chunk_id, 0.0), 4),
             ))
             if len(hits) == top_k:
                 break

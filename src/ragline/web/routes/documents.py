@@ -81,6 +81,7 @@ class SearchHit(BaseModel):
     text: str
     score: float
     relevance: float
+    term_match: float = 0.0
 
 
 class SearchOut(BaseModel):
