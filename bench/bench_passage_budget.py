@@ -21,7 +21,7 @@ from ragline.cli.documents import open_service
 from ragline.config import Settings
 from ragline.domain.llm import approx_token_count
 from ragline.services.passages import select_passages
-from ragline.services.pipeline import keeps
+from ragline.services.pipeline import focus, keeps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "eval"))
@@ -35,8 +35,9 @@ BUDGETS = [(300, 180), (500, 220), (600, 220), (700, 220), (800, 220), (1000, 26
 def relevant(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the answer pipeline keeps (RAGLINE_RETRIEVAL_MIN_SCORE/_MIN_TERM_MATCH)."""
     settings = Settings()
-    return [h for h in hits
-            if keeps(h, settings.retrieval_min_score, settings.retrieval_min_term_match)]
+    return focus([h for h in hits
+                  if keeps(h, settings.retrieval_min_score, settings.retrieval_min_term_match)],
+                 settings.retrieval_min_term_match)
 
 
 async def main() -> None:

@@ -2,6 +2,7 @@
 
     ragline sample cvs --count 30 --seed 7 --out data/cvs --ingest
     python eval/cv_eval.py --manifest data/cvs/manifest.jsonl [--server URL] [--answers 6]
+        [--temperature 0]
 
 Questions come from the manifest's seeded facts: "Who has worked with Kubernetes?" (every
 technology), "Who speaks German?" (every language but English), "Who studied in Lyon?" (every
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace, base_url: str, console: Console) -> dict[str, 
             score_search(q, "keyword", client.search(q.subject, args.collection, PASSAGES))
         everyone = [e["name"] for e in manifest]
         for q in pick_for_answers(questions, args.answers):
-            thread = client.create_thread(args.collection, q.text, args.model)
+            thread = client.create_thread(args.collection, q.text, args.model, args.temperature)
             turn = Turn(id=q.subject, type="single", question=q.text, thread_id=thread)
             client.ask(turn, q.text, args.run_timeout)
             q.answer_seconds = turn.t_total
@@ -198,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collection", default="cvs")
     parser.add_argument("--answers", type=int, default=6, help="Grounded answers to check.")
     parser.add_argument("--model", default=None)
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="Answers' sampling temperature (default: the model's); 0 makes "
+                             "before/after comparisons repeatable.")
     parser.add_argument("--run-timeout", type=float, default=900.0)
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -100,8 +100,8 @@ async def test_hits_carry_their_share_of_the_querys_selective_terms(
             assert all(h["term_match"] == 0.0 for h in hits)
 
 
-IVY = "Contact: ivy@example.com, +44 20 7946 0958, Leeds. Hobbies: pottery, chess, choir. " \
-      "Terraform."
+IVY = ("Contact: ivy@example.com, +44 20 7946 0958, Leeds. Hobbies: pottery, chess, choir. "
+       "Terraform.")
 
 
 async def test_answers_keep_passages_naming_the_rare_term_under_the_cosine_floor(

@@ -8,8 +8,8 @@ from typing import Any
 
 from ragline.domain.llm import ChatMessage
 from ragline.services.passages import passage_budget, select_passages, trim_passage
-from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts, keeps
-from ragline.services.prompt_layout import NO_PASSAGES, Turn, layout
+from ragline.services.pipeline import AnswerPipeline, PipelineConfig, Prompts, focus, keeps
+from ragline.services.prompt_layout import NO_PASSAGES, Turn, format_passage, layout
 from ragline.services.runs import RunInput
 from tests.fakes import FakeModels
 
@@ -127,7 +127,7 @@ class ScoredRetriever(FakeRetriever):
 
 
 def test_passages_holding_every_selective_term_stay_under_the_cosine_floor() -> None:
-    retriever = ScoredRetriever([(0.45, 0.0), (0.22, 1.0), (0.12, 0.76), (0.10, 0.0)])
+    retriever = ScoredRetriever([(0.45, 0.6), (0.22, 1.0), (0.12, 0.76), (0.10, 0.0)])
     pipeline = AnswerPipeline(FakeModels(), retriever, Prompts(),
                               PipelineConfig(min_score=0.30, min_term_match=1.0))
     prepared = asyncio.run(pipeline.prepare(run_input("Who has worked with Airflow?", [], [])))
@@ -136,9 +136,36 @@ def test_passages_holding_every_selective_term_stay_under_the_cosine_floor() -> 
     assert not keeps({"score": 0.1, "relevance": 0.1, "term_match": 0.0}, 0.30, 0.0)
 
 
+def test_passages_with_few_selective_terms_go_when_others_hold_them_all() -> None:
+    """ "Who studied in Delft?": Education sections that lack "Delft" (0.3: "studied") go."""
+    hits = [{"score": 1.0, "relevance": r, "term_match": t}
+            for r, t in [(0.47, 1.0), (0.38, 0.0), (0.36, 0.3), (0.33, 1.0), (0.31, 0.6)]]
+    assert [h["relevance"] for h in focus(hits, 1.0)] == [0.47, 0.33, 0.31]
+    partial = [{**h, "term_match": min(h["term_match"], 0.7)} for h in hits]
+    assert focus(partial, 1.0) == partial  # no passage holds them all: nothing to go by
+    assert focus([{"score": 1.0, "relevance": 0.5}], 1.0) == [{"score": 1.0, "relevance": 0.5}]
+
+
 def test_no_relevant_passage_says_so_in_the_prompt() -> None:
     retriever = ScoredRetriever([(0.2, 0.0), (0.1, 0.5)])
     pipeline = AnswerPipeline(FakeModels(), retriever, Prompts(), PipelineConfig(min_score=0.30))
     prepared = asyncio.run(pipeline.prepare(run_input("best chocolate cake recipe", [], [])))
     assert prepared.sources == []
     assert prepared.messages[-1].content.startswith(NO_PASSAGES)
+
+
+def test_every_passage_names_its_document_once() -> None:
+    """A two-column CV's sidebar ("Skills") and its main column ("Name > Education") both say
+    whose they are; heading levels repeating the title are left out."""
+    cv = {"title": "Pier Carducci - Security Engineer", "source": "011-pier-carducci.pdf",
+          "page": 1, "text": "Skills\n• Burp Suite"}
+    assert format_passage(1, {**cv, "heading": "Skills"}).startswith(
+        "[1] (Pier Carducci - Security Engineer > Skills, page 1)\n")
+    assert format_passage(2, {**cv, "heading": "Pier Carducci > Education"}).startswith(
+        "[2] (Pier Carducci - Security Engineer > Education, page 1)\n")
+    assert format_passage(3, {**cv, "heading": "Pier Carducci"}).startswith(
+        "[3] (Pier Carducci - Security Engineer, page 1)\n")
+    untitled = {"title": None, "source": "notes.md", "page": None, "text": "x"}
+    assert format_passage(4, {**untitled, "heading": "Setup > Linux"}) == (
+        "[4] (notes.md > Setup > Linux)\nx")
+    assert format_passage(5, {**untitled, "source": "", "heading": "Setup"}) == "[5] (Setup)\nx"

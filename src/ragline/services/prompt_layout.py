@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragline.domain.llm import ChatMessage
+from ragline.services.chunking import HEADING_SEPARATOR
 
 NO_PASSAGES = "Passages: none of the documents matched this question."
 
@@ -27,10 +28,16 @@ class Turn:
 
 
 def format_passage(number: int, passage: dict[str, Any]) -> str:
-    where = passage.get("title") or passage.get("source") or ""
+    """`[n] (document title > heading, page p)`, then the text. Every passage names its
+    document, so a CV's "Skills" says whose skills they are; heading levels the title already
+    says (a CV's name, under "Name - Role") are left out."""
+    where = str(passage.get("title") or passage.get("source") or "")
     heading = passage.get("heading")
-    if heading and heading != where:
-        where = f"{where} > {heading}" if where else str(heading)
+    if heading:
+        levels = [h for h in str(heading).split(HEADING_SEPARATOR)
+                  if h and h != where and not where.startswith(h + " ")]
+        if levels:
+            where = HEADING_SEPARATOR.join([where, *levels] if where else levels)
     if passage.get("page"):
         where += f", page {passage['page']}"
     return f"[{number}] ({where})\n{passage['text']}"
