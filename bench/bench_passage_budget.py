@@ -36,8 +36,7 @@ def relevant(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the answer pipeline keeps (RAGLINE_RETRIEVAL_MIN_SCORE/_MIN_TERM_MATCH)."""
     settings = Settings()
     return focus([h for h in hits
-                  if keeps(h, settings.retrieval_min_score, settings.retrieval_min_term_match)],
-                 settings.retrieval_min_term_match)
+                  if keeps(h, settings.retrieval_min_score, settings.retrieval_min_term_match)])
 
 
 async def main() -> None:

@@ -140,10 +140,10 @@ def test_passages_with_few_selective_terms_go_when_others_hold_them_all() -> Non
     """ "Who studied in Delft?": Education sections that lack "Delft" (0.3: "studied") go."""
     hits = [{"score": 1.0, "relevance": r, "term_match": t}
             for r, t in [(0.47, 1.0), (0.38, 0.0), (0.36, 0.3), (0.33, 1.0), (0.31, 0.6)]]
-    assert [h["relevance"] for h in focus(hits, 1.0)] == [0.47, 0.33, 0.31]
+    assert [h["relevance"] for h in focus(hits)] == [0.47, 0.33, 0.31]
     partial = [{**h, "term_match": min(h["term_match"], 0.7)} for h in hits]
-    assert focus(partial, 1.0) == partial  # no passage holds them all: nothing to go by
-    assert focus([{"score": 1.0, "relevance": 0.5}], 1.0) == [{"score": 1.0, "relevance": 0.5}]
+    assert focus(partial) == partial  # no passage holds them all: nothing to go by
+    assert focus([{"score": 1.0, "relevance": 0.5}]) == [{"score": 1.0, "relevance": 0.5}]
 
 
 def test_no_relevant_passage_says_so_in_the_prompt() -> None:
