@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ragline.samples.check import mentioned_technologies
+from ragline.services.pipeline import focus, keeps
 
 TOP_K = 5
 
@@ -94,11 +95,10 @@ def score_search(q: Question, form: str, results: list[dict[str, Any]]) -> None:
     """`passages`: the CVs of the top 5 passages (a CV may give several of them);
     `cvs`: the first 5 distinct CVs; `answer`: the CVs of the top 5 passages that a grounded
     answer keeps (cosine relevance at least MIN_RELEVANCE or term_match at least
-    MIN_TERM_MATCH), i.e. the people it can name."""
+    MIN_TERM_MATCH, then `focus`: the pipeline's rules), i.e. the people it can name."""
     sources = [str(r["source"]) for r in results]
-    kept = [str(r["source"]) for r in results[:TOP_K]
-            if r.get("relevance", r["score"]) >= MIN_RELEVANCE
-            or r.get("term_match", 0.0) >= MIN_TERM_MATCH - 1e-6]
+    kept = [str(r["source"]) for r in
+            focus([r for r in results[:TOP_K] if keeps(r, MIN_RELEVANCE, MIN_TERM_MATCH)])]
     q.search[form] = {
         "passages": _scores(list(dict.fromkeys(sources[:TOP_K])), q.relevant),
         "cvs": _scores(list(dict.fromkeys(sources))[:TOP_K], q.relevant),
