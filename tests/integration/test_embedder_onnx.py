@@ -3,6 +3,7 @@ vectors agree closely enough to share one index, and they rank passages the same
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,10 @@ def test_the_model_file_is_built_once_from_the_packaged_weights(tmp_path: Path,
                                                                 model_dir: Path) -> None:
     """`models prepare` builds it; a fresh model dir builds it on first use (nothing downloaded)."""
     target = onnx_path(tmp_path)
+    level = logging.getLogger().level
     built = OnnxEmbedder(tmp_path)
     vector = built.encode([QUERIES[1]])
+    assert logging.getLogger().level == level  # quiet during the build only
     assert target.exists() and not [p for p in tmp_path.iterdir() if p != target]
     assert build_int8_model(Path("/nonexistent"), target) == target  # present: not rebuilt
     assert float(vector[0] @ OnnxEmbedder(model_dir).encode([QUERIES[1]])[0]) > 0.999
