@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.assertion import rewrite as _assertion_rewrite
 
 from tests.support.isolation import REDIS_URL
 from tests.support.processes import ServerProcess as LiveServer
@@ -20,6 +22,29 @@ from tests.support.processes import free_port, server_env
 __all__ = ["REDIS_URL", "LiveServer", "free_port", "server_env"]
 
 PG_ADMIN_DSN = os.environ.get("RAGLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _serialize_assertion_rewrite() -> None:
+    """Rewrite one module at a time.
+
+    pytest rewrites the asserts of every pytest-plugin package (faker, anyio, hypothesis, ...)
+    with `ast.parse` when a module is first imported. On CPython 3.11.7, two threads parsing at
+    once can fail with "SystemError: AST constructor recursion depth mismatch" (CPython issue
+    gh-106905, fixed in 3.11.8). Our servers import lazily from worker threads (Faker's locale
+    providers, say), so in CI a sample-CV request once failed with a 500 that way.
+    """
+    original = _assertion_rewrite._rewrite_test
+    lock = threading.Lock()
+
+    def rewrite_one_at_a_time(fn: Path, config: pytest.Config) -> Any:
+        with lock:
+            return original(fn, config)
+
+    _assertion_rewrite._rewrite_test = rewrite_one_at_a_time  # type: ignore[assignment]
+
+
+_serialize_assertion_rewrite()
+
 BACKENDS = [b for b in os.environ.get("RAGLINE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 
 
