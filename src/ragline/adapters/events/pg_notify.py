@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.events.bus import LocalBus
+from ragline.adapters.events.pokes import decode_pokes, encode_pokes
 
 CHANNEL = "ragline_events"
 CONTROL = "ragline_control"
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class PgNotifier:
-    """NOTIFY per committed batch (inside the transaction, so it fires exactly on commit);
+    """One NOTIFY per committed batch, naming all its runs (inside the transaction, so it fires
+    exactly on commit);
     others' NOTIFYs become bus pokes; cancel requests reach the process running the run."""
 
     def __init__(self, database_url: str, bus: LocalBus) -> None:
@@ -49,10 +51,10 @@ class PgNotifier:
                 conn.terminate()
 
     async def notify(self, session: AsyncSession, run_ids: set[str]) -> None:
-        for run_id in run_ids:
+        for payload in encode_pokes(self.origin, run_ids):
             await session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": CHANNEL, "payload": f"{self.origin}|{run_id}"},
+                {"channel": CHANNEL, "payload": payload},
             )
 
     async def published(self, run_ids: set[str]) -> None:
@@ -63,9 +65,10 @@ class PgNotifier:
             await self._conn.execute("SELECT pg_notify($1, $2)", CONTROL, f"cancel|{run_id}")
 
     def _on_event(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        origin, _, run_id = payload.partition("|")
+        origin, run_ids = decode_pokes(payload)
         if origin != self.origin:
-            self._bus.poke(run_id)
+            for run_id in run_ids:
+                self._bus.poke(run_id)
 
     def _on_control(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         command, _, run_id = payload.partition("|")

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ragline.adapters.events.bus import LocalBus
+from ragline.adapters.events.pokes import decode_pokes, encode_pokes
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -50,8 +51,8 @@ class RedisNotifier:
 
     async def published(self, run_ids: set[str]) -> None:
         try:
-            for run_id in run_ids:
-                await self._redis.publish(CHANNEL, f"{self.origin}|{run_id}")
+            for payload in encode_pokes(self.origin, run_ids):
+                await self._redis.publish(CHANNEL, payload)
         except OSError:
             log.warning("redis publish failed; other processes will catch up on their next wake")
 
@@ -63,9 +64,10 @@ class RedisNotifier:
             channel = message["channel"].decode()
             payload = message["data"].decode()
             if channel == CHANNEL:
-                origin, _, run_id = payload.partition("|")
+                origin, run_ids = decode_pokes(payload)
                 if origin != self.origin:
-                    self._bus.poke(run_id)
+                    for run_id in run_ids:
+                        self._bus.poke(run_id)
             elif channel == CONTROL and self.on_cancel is not None:
                 command, _, run_id = payload.partition("|")
                 if command == "cancel":
