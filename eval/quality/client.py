@@ -102,6 +102,8 @@ class ApiClient:
                         turn.answer = str(data.get("content", ""))
                         turn.sources = [str(s.get("source", "")) for s in
                                         data.get("sources") or []]
+                        turn.source_texts = [str(s.get("text", "")) for s in
+                                             data.get("sources") or []]
                         if "claims" in data:
                             turn.claims = list(data.get("claims") or [])
                         usage = data.get("usage") or {}

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 EVAL_DIR = Path(__file__).resolve().parents[1]  # the repository's eval/, not the package's
-DEFAULT_CORPUS = EVAL_DIR / "corpus" / "sqlite"
+DEFAULT_CORPUS = EVAL_DIR / "corpus"  # sqlite/ (the documentation) and conflicts/
 DEFAULT_QUESTIONS = EVAL_DIR / "questions.jsonl"
 DEFAULT_COLLECTION = "eval-sqlite"
 CORPUS_SUFFIXES = {".html", ".htm", ".md", ".markdown", ".txt", ".pdf", ".docx"}
 
-QuestionType = Literal["single", "followup", "unanswerable"]
+# `conflict`: the documents disagree; the answer should give both values (`expect`, all) and say so.
+QuestionType = Literal["single", "followup", "unanswerable", "conflict"]
 ExpectMode = Literal["any", "all"]
 
 
@@ -37,6 +38,11 @@ class EvalQuestion:
     def answerable(self) -> bool:
         return self.type != "unanswerable"
 
+    @property
+    def ordinary(self) -> bool:
+        """Counted in the answerable figures (a conflict is reported on its own)."""
+        return self.type in ("single", "followup")
+
 
 def load_questions(path: Path) -> list[EvalQuestion]:
     """JSON lines; a follow-up must come after the question it follows."""
@@ -58,7 +64,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 
 def _parse_question(item: dict[str, Any], seen: set[str]) -> EvalQuestion:
     qid, text, kind = str(item["id"]), str(item["question"]), item.get("type", "single")
-    if kind not in ("single", "followup", "unanswerable"):
+    if kind not in ("single", "followup", "unanswerable", "conflict"):
         raise ValueError(f"unknown type {kind!r}")
     if qid in seen:
         raise ValueError(f"duplicate id {qid!r}")
@@ -93,11 +99,13 @@ def conversations(questions: Sequence[EvalQuestion]) -> list[list[EvalQuestion]]
 
 def select(threads: Sequence[list[EvalQuestion]], limit: int | None) -> list[list[EvalQuestion]]:
     """At most `limit` questions, whole conversations, taken in turn from each kind of
-    conversation (follow-up pairs, singles, unanswerables) so a quick run samples all kinds."""
+    conversation (follow-up pairs, singles, unanswerables) so a quick run samples all kinds;
+    plus the few `conflict` questions, always (so a quick run's other picks stay the same)."""
     if limit is None:
         return list(threads)
     groups: dict[str, list[list[EvalQuestion]]] = {}
-    for thread in threads:
+    conflicts = [t for t in threads if t[0].type == "conflict"]  # few: always asked, beyond limit
+    for thread in (t for t in threads if t[0].type != "conflict"):
         kind = "followup" if len(thread) > 1 else thread[0].type
         groups.setdefault(kind, []).append(thread)
     queues = [list(reversed(g)) for g in groups.values()]
@@ -110,7 +118,7 @@ def select(threads: Sequence[list[EvalQuestion]], limit: int | None) -> list[lis
                 chosen.append(thread)
                 total += len(thread)
     order = {id(t): i for i, t in enumerate(threads)}
-    return sorted(chosen, key=lambda t: order[id(t)])
+    return sorted(chosen + conflicts, key=lambda t: order[id(t)])
 
 
 def corpus_files(folder: Path) -> list[Path]:

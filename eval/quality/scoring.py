@@ -57,6 +57,17 @@ _WEAK_DECLINE = re.compile(
     r"|explain|say|answer)|not (?:found|provided|available|included|discussed|described|addressed)"
     r"|there is no|nothing (?:about|on|regarding)|neither"
 )
+_DISAGREE = re.compile(
+    r"disagree|differ|conflict|contradict|inconsisten|not (?:consistent|agree)"
+    r"|one (?:document|passage|source|note)s? (?:says|states)|(?:another|the other) (?:says|states)"
+)
+
+
+def says_disagreement(answer: str) -> bool:
+    """The answer tells the reader that its documents do not agree."""
+    return _DISAGREE.search(fold(answer)) is not None
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -103,6 +114,7 @@ class Turn:
     error: str | None = None
     answer: str = ""
     sources: list[str] = field(default_factory=list)  # final.sources, in order
+    source_texts: list[str] = field(default_factory=list)  # their passage texts
     streamed_sources: list[str] | None = None  # the `sources` event (None: there was none)
     sources_before_tokens: bool | None = None
     t_sources: float | None = None  # seconds from posting the message
@@ -119,6 +131,7 @@ class Turn:
     declined: bool = False
     cited: list[int] = field(default_factory=list)
     valid_citations: bool = False  # at least one, and all point at a passage that was given
+    cited_fact: bool = False  # a marker points at a passage holding the expected fact
     claims: list[dict[str, Any]] | None = None  # final.claims (None: the server sent none)
     claims_accounted: bool | None = None  # every claim supported with a valid source, or flagged
 
@@ -135,6 +148,14 @@ def score_turn(turn: Turn, q: EvalQuestion) -> None:
              and all(1 <= n <= len(turn.sources) for n in c["sources"]))
             or (c.get("supported") is False and not c.get("sources"))
             for c in turn.claims)
+    cited_texts = [turn.source_texts[n - 1] for n in turn.cited
+                   if 1 <= n <= len(turn.source_texts)]
+    if q.type == "conflict":  # each of the disagreeing values in a passage it cites
+        turn.cited_fact = all(any(contains_expected(text, [value]) for text in cited_texts)
+                              for value in q.expect)
+    elif q.answerable:
+        turn.cited_fact = any(contains_expected(text, q.expect, q.expect_mode)
+                              for text in cited_texts)
     if q.answerable:
         turn.answer_source_hit = hit(retrieved, q.relevant)
         turn.facts_ok = turn.status == "done" and contains_expected(
@@ -150,7 +171,8 @@ def summarize(turns: Sequence[Turn], questions: dict[str, EvalQuestion]) -> dict
     firsts = [t for t in turns if t.search_recall is not None and t.type != "followup"]
     paraphrased = [t for t in firsts if questions[t.id].paraphrase]
     followups = [t for t in turns if t.type == "followup"]
-    answerable = [t for t in turns if t.type != "unanswerable"]
+    answerable = [t for t in turns if t.type in ("single", "followup")]
+    conflicts = [t for t in turns if t.type == "conflict"]
     singles = [t for t in turns if t.type == "single"]
     unanswerable = [t for t in turns if t.type == "unanswerable"]
     answered = [t for t in turns if t.t_first_token is not None]
@@ -181,6 +203,8 @@ def summarize(turns: Sequence[Turn], questions: dict[str, EvalQuestion]) -> dict
             "value": _share([bool(t.facts_ok) for t in followups]), "n": len(followups)},
         "answerable_with_valid_citations": {
             "value": _share([t.valid_citations for t in answerable]), "n": len(answerable)},
+        "answerable_cited_fact": {
+            "value": _share([t.cited_fact for t in answerable]), "n": len(answerable)},
         "answerable_claims_accounted": {
             "value": _share([bool(t.claims_accounted) for t in answerable
                              if t.claims_accounted is not None]),
@@ -198,6 +222,12 @@ def summarize(turns: Sequence[Turn], questions: dict[str, EvalQuestion]) -> dict
             "value": _share([t.declined for t in unanswerable]), "n": len(unanswerable)},
         "unanswerable_empty_sources": {
             "value": _share([not t.sources for t in unanswerable]), "n": len(unanswerable)},
+        "conflict_both_cited": {
+            "value": _share([bool(t.facts_ok) and t.cited_fact for t in conflicts]),
+            "n": len(conflicts)},
+        "conflict_disagreement_said": {
+            "value": _share([bool(t.facts_ok) and says_disagreement(t.answer)
+                             for t in conflicts]), "n": len(conflicts)},
         "followup_condensed_hit": {
             "value": _share([bool(t.answer_source_hit) for t in followups]), "n": len(followups)},
         "followup_raw_question_hit_at_5": {

@@ -67,6 +67,24 @@ def test_scripted_words_are_all_flagged_unsupported(client: TestClient) -> None:
     final = final_of(run_events(client, "How many vacation days do employees get?"))
     assert final["sources"] and final["claims"]
     assert all(not c["supported"] and c["sources"] == [] for c in final["claims"])
+    assert "[" not in final["content"]  # no marker on an unsupported sentence
+
+
+def test_a_supported_sentence_gets_its_marker_in_the_content(client: TestClient) -> None:
+    final = final_of(run_events(client, f"[[say:{FACT}.]] How many vacation days?"))
+    assert final["content"] == f"{FACT} [1]."
+    assert [c["sources"] for c in final["claims"]] == [[1]]
+
+
+def test_reloaded_thread_messages_carry_their_claims(client: TestClient) -> None:
+    thread = client.post("/api/threads", json={"collection": COLLECTION, "model": "scripted"})
+    thread_id = thread.json()["thread_id"]
+    posted = client.post(f"/api/threads/{thread_id}/messages",
+                         json={"content": f"[[say:{FACT}.]] How many vacation days?"}).json()
+    with connect_sse(client, "GET", f"/api/runs/{posted['run_id']}/events") as source:
+        final = next(json.loads(e.data) for e in source.iter_sse() if e.event == "final")
+    messages = client.get(f"/api/threads/{thread_id}/messages").json()["items"]
+    assert messages[-1]["claims"] == final["claims"] and messages[0]["claims"] is None
 
 
 def test_a_restated_passage_is_supported_with_a_corrected_source(client: TestClient) -> None:
@@ -75,7 +93,10 @@ def test_a_restated_passage_is_supported_with_a_corrected_source(client: TestCli
     stated, invented = final["claims"]
     assert stated["supported"] and invented["supported"] is False
     assert final["sources"][stated["sources"][0] - 1]["source"] == "handbook.md"
-    assert stated["text"] == f"{FACT} [7]." and "[7]" in final["content"]  # content as streamed
+    # The model's invalid [7] is replaced in the streamed content by the checked marker, and
+    # the invented sentence carries none.
+    assert stated["text"] == f"{FACT} [1]." and "[7]" not in final["content"]
+    assert final["content"] == f"{FACT} [1]. {RANDOM}"
     documents = client.app.state.container.documents  # type: ignore[attr-defined]
     chunk_ids = [s["chunk_id"] for s in final["sources"]]
     assert set(documents.passage_vectors(chunk_ids)) == set(chunk_ids)  # reused, not re-encoded

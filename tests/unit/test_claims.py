@@ -127,3 +127,14 @@ def test_headings_table_headers_and_code_are_not_claims() -> None:
     )
     texts = [s.text(answer) for s in split_sentences(answer)]
     assert texts == ["The office opens at 8. [1]", "| Monday | 8 |", "It closes at 17. [2]"]
+
+
+def test_a_positive_claim_against_a_short_negative_passage_sentence_is_contradicted() -> None:
+    from ragline.services.claim_text import content_terms
+    from ragline.services.claims import contradiction, parse_passage
+
+    passage = parse_passage("The zipfile module reads ZIP archives. Does not support encryption.")
+    dropped = "The zipfile module supports encrypted ZIP archives."
+    kept = "The zipfile module does not support encryption."
+    assert contradiction(content_terms(dropped), set(), False, passage) == 1.0
+    assert contradiction(content_terms(kept), set(), True, passage) == 0.0

@@ -169,3 +169,15 @@ def test_every_passage_names_its_document_once() -> None:
     assert format_passage(4, {**untitled, "heading": "Setup > Linux"}) == (
         "[4] (notes.md > Setup > Linux)\nx")
     assert format_passage(5, {**untitled, "source": "", "heading": "Setup"}) == "[5] (Setup)\nx"
+
+
+def test_a_trimmed_passage_keeps_its_first_sentence_where_the_fact_often_is() -> None:
+    from ragline.services.passages import _terms, trim_passage
+
+    chunk = ("The current implementation supports lengths up to 2147483647. " + " ".join(
+        f"Filler sentence number {i} talks about nothing much at all." for i in range(40))
+        + " You can raise the value at compile time with a larger limit.")
+    trimmed = trim_passage(chunk, _terms("What is the largest value it can be raised to at "
+                                         "compile time?"), 60)
+    assert trimmed.startswith("The current implementation supports lengths up to 2147483647.")
+    assert "compile time" in trimmed and " … " in trimmed

@@ -81,6 +81,8 @@ def test_the_shipped_question_set() -> None:
     for q in questions:
         assert set(q.relevant) <= names, q.id
         assert q.answerable == bool(q.expect)
+        if q.type == "conflict":  # two documents, one value each
+            assert len(q.relevant) == 2 and q.expect_mode == "all" and len(q.expect) == 2
     by_id = {q.id: q for q in questions}
     assert all(by_id[q.follow_of].type == "single" for q in questions if q.follow_of)
 
@@ -88,8 +90,10 @@ def test_the_shipped_question_set() -> None:
 def test_a_quick_run_takes_whole_conversations_of_every_kind() -> None:
     threads = conversations(load_questions(DEFAULT_QUESTIONS))
     chosen = select(threads, 6)
-    assert sum(len(t) for t in chosen) == 6
-    assert {t[0].type for t in chosen} == {"single", "unanswerable"}
+    conflicts = [t for t in chosen if t[0].type == "conflict"]  # always asked, beyond the limit
+    assert len(conflicts) == sum(q.type == "conflict" for t in threads for q in t) >= 2
+    assert sum(len(t) for t in chosen) == 6 + len(conflicts)
+    assert {t[0].type for t in chosen} == {"single", "unanswerable", "conflict"}
     assert any(len(t) == 2 and t[1].follow_of == t[0].id for t in chosen)
 
 
@@ -99,3 +103,20 @@ def test_invalid_questions_are_refused(tmp_path: Path) -> None:
                                 "follow_of": "missing", "relevant": ["a"], "expect": ["b"]}))
     with pytest.raises(ValueError, match="must follow"):
         load_questions(path)
+
+
+def test_a_conflict_answer_is_scored_on_both_values_their_passages_and_saying_so() -> None:
+    from eval.quality.questions import EvalQuestion
+    from eval.quality.scoring import Turn, says_disagreement, score_turn
+
+    question = EvalQuestion("c", "How long?", "conflict", ("a.md", "b.md"), ("14", "45"), "all")
+    turn = Turn("c", "conflict", "How long?", thread_id="t")
+    turn.status = "done"
+    turn.answer = "The documents disagree: one says 14 days [1], the other 45 days [2]."
+    turn.sources = ["a.md", "b.md"]
+    turn.source_texts = ["kept for 14 days", "kept for 45 days"]
+    score_turn(turn, question)
+    assert turn.facts_ok and turn.cited_fact and says_disagreement(turn.answer)
+    turn.answer = "It is kept for 14 days [1] or 45 days [1]."
+    score_turn(turn, question)
+    assert turn.facts_ok and not turn.cited_fact and not says_disagreement(turn.answer)

@@ -13,14 +13,17 @@ MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _END = re.compile(
     r"[.!?][\"')\]*_]*(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])*(?=\s|$)"
 )
-_LEADER = re.compile(r"^(?:[-*+>•]\s+|#{1,6}\s+|\d{1,3}[.)]\s+|\*\*\s*)+")
+LEADER = re.compile(r"^(?:[-*+>•]\s+|#{1,6}\s+|\d{1,3}[.)]\s+|\*\*\s*)+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _ABBREVIATIONS = frozenset("e.g i.e etc vs cf approx no fig mr dr st".split())
 _WORD = re.compile(r"[a-z0-9]+(?:['_][a-z0-9]+)*")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
-_IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b|\b[A-Z][A-Z0-9]{2,}\b")
+_IDENTIFIER = re.compile(
+    r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b|\b[A-Z][A-Z0-9]{2,}\b"
+    r"|\b[A-Za-z][\w.-]*=[\w.-]+"  # settings and query parameters: mode=ro, readonly=true
+)
 STOPWORDS = frozenset(
     "a an and are as at be been being but by can could do does did for from had has have how i "
     "if in into is it its itself me my no of on or our so such than that the their them then "
@@ -53,17 +56,18 @@ def strip_markers(text: str) -> str:
     return " ".join(text.replace("**", "").replace("`", "").split())
 
 
+def abbreviated(before: str) -> bool:
+    """Whether a full stop after `before` ends an abbreviation ("e.g.", "Dr.", "J.") rather
+    than a sentence."""
+    words = before.split()
+    previous = words[-1].lower().lstrip("(\"'") if words else ""
+    return previous in _ABBREVIATIONS or (len(previous) == 1 and previous.isalpha())
+
+
 def _ends(line: str) -> list[int]:
     """Offsets within the line just past each sentence end (markers included)."""
-    ends: list[int] = []
-    for match in _END.finditer(line):
-        if line[match.start()] == ".":
-            words = line[: match.start()].split()
-            previous = words[-1].lower().lstrip("(\"'") if words else ""
-            if previous in _ABBREVIATIONS or (len(previous) == 1 and previous.isalpha()):
-                continue
-        ends.append(match.end())
-    return ends
+    return [match.end() for match in _END.finditer(line)
+            if line[match.start()] != "." or not abbreviated(line[: match.start()])]
 
 
 def _not_claims(lines: list[str]) -> set[int]:
@@ -99,7 +103,7 @@ def split_sentences(answer: str) -> list[Sentence]:
             piece = line[left:right]
             stripped = piece.lstrip()
             lead = len(piece) - len(stripped)
-            leader = _LEADER.match(stripped)
+            leader = LEADER.match(stripped)
             if leader:
                 lead += leader.end()
             start, end = offset + left + lead, offset + left + len(piece.rstrip())
@@ -131,7 +135,7 @@ def content_terms(text: str) -> set[str]:
 
 def key_tokens(text: str) -> set[str]:
     """What a passage must contain for the claim to be its: numbers (thousands separators
-    dropped) and identifiers (snake_case names, ALL-CAPS keywords), lower-cased."""
+    dropped) and identifiers (snake_case names, ALL-CAPS keywords, name=value), lower-cased."""
     numbers = {n.replace(",", "") for n in _NUMBER.findall(text)}
     return numbers | {m.lower() for m in _IDENTIFIER.findall(text)}
 
@@ -139,3 +143,25 @@ def key_tokens(text: str) -> set[str]:
 def passage_tokens(text: str) -> str:
     """The passage lower-cased with thousands separators dropped, for `key_tokens` lookups."""
     return re.sub(r"(?<=\d),(?=\d{3})", "", text).lower()
+
+
+# "X rather than Y" says "X, not Y".
+NEGATIONS = frozenset("not no never cannot none nor neither without rather".split())
+
+
+def negated_terms(text: str, reach: int = 3) -> set[str]:
+    """The content words a negation governs, roughly: those among the `reach` words after it
+    ("is not exact" -> exact; "it is not possible to guarantee" -> possible, guarante)."""
+    words = re.findall(r"[a-z0-9_']+", text.lower())
+    found: set[str] = set()
+    for i, word in enumerate(words):
+        if word in NEGATIONS or word.endswith("n't"):
+            found |= {_stem(w) for w in words[i + 1:i + 1 + reach]
+                      if w not in STOPWORDS and w not in NEGATIONS and len(w) > 1}
+    return found
+
+
+def negated(text: str) -> bool:
+    """Whether the sentence states something in the negative ("is not", "cannot", "never")."""
+    words = re.findall(r"[a-z']+", text.lower())
+    return any(w in NEGATIONS or w.endswith("n't") for w in words)

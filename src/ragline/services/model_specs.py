@@ -43,6 +43,9 @@ BUILTIN_SPECS: tuple[ModelSpec, ...] = (
         model="qwen2.5-coder-1.5b-instruct",
         context_window=32768,
         description="Qwen2.5-Coder 1.5B Instruct (Q4_K_M), run locally by llama.cpp.",
+        # Greedy by default: a grounded answer is the same each time it is asked, as the eval
+        # measures it (llama.cpp's own default, 0.8, let a sampled decline replace the answer).
+        temperature=0.0,
         options={"first_token_timeout": LOCAL_FIRST_TOKEN_TIMEOUT},
     ),
     ModelSpec(

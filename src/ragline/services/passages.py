@@ -75,13 +75,20 @@ def trim_passage(text: str, terms: frozenset[str], limit: int) -> str:
     best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
     lo = hi = best
     used = approx_token_count(heading) + approx_token_count(sentences[best])
+    # The chunk's first sentence says what the rest is about ("the ABORT algorithm ...", then
+    # "This is the default behavior"), and a chunk often begins with the fact that the
+    # sentence before it introduced: it stays when it fits.
+    lead = ""
+    if best > 0 and used + approx_token_count(sentences[0]) <= limit:
+        lead = sentences[0]
+        used += approx_token_count(lead)
     # Grow the window on the side whose next sentence matches more; ties favour what follows,
     # since answers tend to come after the sentence that names the subject.
     while True:
         options = []
         if hi + 1 < len(sentences):
             options.append((scores[hi + 1], 1, hi + 1))
-        if lo > 0:
+        if lo > (1 if lead else 0):
             options.append((scores[lo - 1], 0, lo - 1))
         if not options:
             break
@@ -92,7 +99,9 @@ def trim_passage(text: str, terms: frozenset[str], limit: int) -> str:
         used += cost
         lo, hi = min(lo, nxt), max(hi, nxt)
     body = " ".join(sentences[lo : hi + 1])
-    if lo > 0:
+    if lead:
+        body = f"{lead} {body}" if lo == 1 else f"{lead} … {body}"
+    elif lo > 0:
         body = "… " + body
     if hi < len(sentences) - 1:
         body += " …"

@@ -16,7 +16,13 @@ from typing import Any
 from ragline.domain.llm import ChatMessage
 from ragline.services.chunking import HEADING_SEPARATOR
 
-NO_PASSAGES = "Passages: none of the documents matched this question."
+# The exact decline is asked for only in a turn without passages: as a rule of the system prompt
+# ("if a question says none matched ...") it made the model decline questions that merely say
+# "no" ("SQLite has no date storage class; in which formats ...?").
+DECLINE = ("The documents do not cover this question; "
+           "I cannot find any information about it in them.")
+NO_PASSAGES = f'Passages: none of the documents matched this question. Reply exactly: "{DECLINE}"'
+
 
 
 @dataclass

@@ -292,7 +292,8 @@ class RunStore:
             state = {DONE: "complete", CANCELLED: "cancelled"}.get(outcome.status, "failed")
             message = Message(
                 id=new_id(), thread_id=run.thread_id, role="assistant", content=text,
-                sources=outcome.sources or None, data=outcome.data, run_id=run_id,
+                sources=outcome.sources or None, data=outcome.data, claims=outcome.claims,
+                run_id=run_id,
                 state=state, created_at=now,
             )
             message_id = message.id

@@ -27,7 +27,8 @@ from ragline.domain.llm import (
     Usage,
 )
 from ragline.domain.runs import DONE, FAILED, RUNNING
-from ragline.services.claims import ClaimChecker, claims_for
+from ragline.services.citations import CitationPlacer
+from ragline.services.claims import ClaimChecker
 from ragline.services.run_store import Outcome, RunStore, cancelled_outcome
 from ragline.telemetry.hooks import describe_run, observe_run, run_finished, stage
 
@@ -162,20 +163,34 @@ async def execute_run(
     async def report(stage: str) -> None:
         store.append(run_id, "status", {"status": RUNNING, "stage": stage})
 
+    placer: CitationPlacer | None = None
+
+    async def emit(text: str) -> None:
+        if text:
+            if not progress.parts:
+                await report("generating")
+            progress.parts.append(text)
+            store.append(run_id, "token", {"delta": text})
+
+    def keep_held_text() -> None:
+        """A stopped run keeps what the placer still held back (unchecked)."""
+        if placer is not None and (tail := placer.flush_raw()):
+            progress.parts.append(tail)
+            store.append(run_id, "token", {"delta": tail})
+
     try:
         prepared = await ctx.pipeline.prepare(run_input, report)
         if prepared.sources is not None:
             progress.sources = prepared.sources
             store.append(run_id, "sources", {"sources": prepared.sources})
+        if ctx.claims is not None and prepared.sources and prepared.finish is None:
+            placer = CitationPlacer(ctx.claims.sentence_checker(prepared.sources))
         stream = ctx.models.stream(run_input.model, prepared.messages, prepared.params)
         try:
             async for event in stream:
                 if isinstance(event, TextDelta):
                     if event.text:
-                        if not progress.parts:
-                            await report("generating")
-                        progress.parts.append(event.text)
-                        store.append(run_id, "token", {"delta": event.text})
+                        await emit(await placer.feed(event.text) if placer else event.text)
                 elif isinstance(event, PromptProgress):
                     store.append(run_id, "status", {
                         "status": RUNNING, "stage": "reading",
@@ -195,18 +210,22 @@ async def execute_run(
             await stream.aclose()  # type: ignore[attr-defined]
         data = prepared.finish(progress.text) if prepared.finish is not None else None
         claims = None
-        if prepared.finish is None:
-            claims = await claims_for(ctx.claims, progress.text, prepared.sources)
+        if placer is not None:
+            await emit(await placer.close())
+            claims = placer.claims_out()
     except asyncio.CancelledError:
+        keep_held_text()
         outcome = cancelled_outcome(user_cancelled(run_id), **progress.fields())
         await asyncio.shield(_finish(store, run_id, outcome, progress.usage))
         raise
     except RaglineError as exc:
+        keep_held_text()
         error = {"code": exc.code, "message": exc.message}
         await _finish(store, run_id, Outcome(FAILED, error=error, **progress.fields()),
                       progress.usage)
         return
     except Exception as exc:
+        keep_held_text()
         log.exception("run %s failed", run_id)
         error = {"code": "internal_error", "message": f"the run failed: {type(exc).__name__}"}
         await _finish(store, run_id, Outcome(FAILED, error=error, **progress.fields()),
