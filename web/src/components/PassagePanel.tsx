@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState } from 'react'
-import { api, errorMessage } from '../api'
+import { errorMessage } from '../api'
 import type { Source } from '../types'
+import { DocumentViewer, viewerKind } from './viewer/DocumentViewer'
+import { useDocumentFile } from './viewer/useDocumentFile'
 
 interface Props {
   source: Source
@@ -29,8 +31,13 @@ export function viewable(blob: Blob): { blob: Blob; open: boolean } {
   return { blob, open: false }
 }
 
-/** The passage behind citation [n], with its document and page, and the original file. */
+/**
+ * The passage behind citation [n]: its document and page, the original opened there with the
+ * passage highlighted (a PDF page through pdf.js; HTML, Markdown and text scrolled to it), and
+ * the original in a new tab.
+ */
 export function PassagePanel({ source, n, onClose }: Props) {
+  const original = useDocumentFile(source.document_id)
   const [opening, setOpening] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [fallback, setFallback] = useState<string | null>(null)
@@ -52,6 +59,8 @@ export function PassagePanel({ source, n, onClose }: Props) {
     }
   }, [])
 
+  const viewing = Boolean(source.document_id && (!original.file || viewerKind(original.file.type)))
+
   const openFile = async () => {
     if (!source.document_id) return
     setOpening(true)
@@ -59,7 +68,7 @@ export function PassagePanel({ source, n, onClose }: Props) {
     try {
       let file = urls.current.get(source.document_id)
       if (!file) {
-        const shown = viewable(await api.documentFile(source.document_id))
+        const shown = viewable(await original.fetch(source.document_id))
         file = { url: URL.createObjectURL(shown.blob), type: shown.blob.type, open: shown.open }
         urls.current.set(source.document_id, file)
       }
@@ -105,7 +114,7 @@ export function PassagePanel({ source, n, onClose }: Props) {
           </svg>
         </button>
       </header>
-      <div className="min-h-0 flex-1 space-y-3 overflow-y-auto px-4 py-3">
+      <div className={`space-y-3 px-4 py-3 ${viewing ? 'shrink-0' : 'min-h-0 flex-1 overflow-y-auto'}`}>
         <div>
           <p className="font-medium break-words text-slate-800" data-testid="passage-title">
             {source.title || source.source}
@@ -125,7 +134,7 @@ export function PassagePanel({ source, n, onClose }: Props) {
               data-testid="open-original"
               onClick={() => void openFile()}
               disabled={opening}
-              className="h-9 rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none disabled:opacity-60"
+              className="h-8 rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none disabled:opacity-60"
             >
               {opening
                 ? 'Opening…'
@@ -149,11 +158,28 @@ export function PassagePanel({ source, n, onClose }: Props) {
         )}
         <blockquote
           data-testid="passage-text"
-          className="rounded-lg border-l-4 border-indigo-300 bg-slate-50 px-3 py-2 text-sm leading-relaxed whitespace-pre-wrap text-slate-800"
+          tabIndex={0}
+          aria-label="The cited passage"
+          className={`overflow-y-auto rounded-lg border-l-4 border-indigo-300 bg-slate-50 px-3 py-2 text-sm leading-relaxed whitespace-pre-wrap text-slate-800 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none ${
+            viewing ? 'max-h-28' : ''
+          }`}
         >
           {source.text || 'The passage text is not available.'}
         </blockquote>
       </div>
+      {source.document_id && (
+        <section aria-label="The original document" className="flex min-h-0 flex-1 flex-col border-t border-slate-200" data-testid="document-viewer">
+          {original.error ? (
+            <p role="alert" className="m-3 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-700">
+              The original could not be opened: {original.error}
+            </p>
+          ) : original.file ? (
+            <DocumentViewer file={original.file} page={source.page} passage={source.text ?? ''} />
+          ) : (
+            <p className="p-3 text-sm text-slate-600">Opening the original…</p>
+          )}
+        </section>
+      )}
     </aside>
   )
 }
