@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # of the best fused score; 0 = plain RRF. bench/RESULTS.md "Sample CVs": technology, language
     # and study-city searches; bench/bench_paraphrase.py unchanged.
     search_term_boost: float = Field(default=2.0, ge=0)
+    # Folder sync through the API: a collection may be bound only to a folder under this one
+    # (unset: server-side sync is off; `ragline sync` reads folders on its own machine).
+    sync_root: Path | None = None
     claims_enabled: bool = True  # check each answer sentence against its passages (`claims`)
 
     @model_validator(mode="after")

@@ -47,6 +47,10 @@ async def get_or_create_collection(session: AsyncSession, owner_id: str, name: s
     found = await find_collection(session, owner_id, name)
     if found is not None:
         return found
+    if "/" in name:  # OWNER/NAME addresses a collection shared with the caller
+        raise Unprocessable(f"no collection {name!r} to write to (a collection name cannot "
+                            "contain '/'; OWNER/NAME is a shared collection, read-only here)",
+                            code="invalid_collection_name")
     try:
         async with session.begin_nested():
             created = Collection(owner_id=owner_id, name=name, version=0)
@@ -110,3 +114,14 @@ async def list_collections(
         CollectionInfo(c.id, c.name, int(docs or 0), int(n or 0), c.created_at)
         for c, docs, n in rows
     ]
+
+
+async def collection_counts(session: AsyncSession, ids: list[str]) -> dict[str, tuple[int, int]]:
+    """Documents and chunks per collection id."""
+    if not ids:
+        return {}
+    rows = (await session.execute(
+        select(Document.collection_id, func.count(), func.coalesce(func.sum(Document.chunks), 0))
+        .where(Document.collection_id.in_(ids)).group_by(Document.collection_id)
+    )).all()
+    return {cid: (int(docs), int(chunks)) for cid, docs, chunks in rows}

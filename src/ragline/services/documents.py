@@ -10,16 +10,19 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
-from ragline.adapters.db.tables import Document
+from ragline.adapters.db.tables import Collection, Document
 from ragline.adapters.db.tables import Job as Job  # handed out by get_job
+from ragline.adapters.db.tables import SyncJob as SyncJob  # handed out by get_any_job
 from ragline.adapters.embed import Embedder, build_embedder
 from ragline.adapters.index import MODES, HybridIndex, Mode, Scope, check_embedder
 from ragline.adapters.queue import INGEST_TASK, JobQueue, build_broker
@@ -27,11 +30,12 @@ from ragline.adapters.uploads import UploadStore
 from ragline.config import Settings
 from ragline.domain.errors import InvalidInput, NotFound
 from ragline.services import collections as coll
-from ragline.services import library
+from ragline.services import library, sharing, sync, sync_jobs
 from ragline.services.ingest import IngestContext, Observer, requeue_stale, run_job
 from ragline.telemetry import hooks
 
 log = logging.getLogger(__name__)
+SYNC_PREFIX = "sync:"  # sync jobs share the ingestion queue
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class DocumentService:
         self._started = False
 
     async def _run(self, job_id: str) -> str:
+        if job_id.startswith(SYNC_PREFIX):
+            return await sync.run_sync(self.ingest, job_id.removeprefix(SYNC_PREFIX),
+                                       files_at_once=self.settings.ingest_concurrency)
         return await run_job(self.ingest, job_id)
 
     async def prepare(self) -> None:
@@ -82,6 +89,10 @@ class DocumentService:
                 count = await requeue_stale(self.ingest, self.queue.enqueue)
                 if count:
                     log.warning("re-queued %d interrupted ingestion jobs", count)
+                count = await sync_jobs.requeue_stale_syncs(
+                    self.db, self.ingest.stale_seconds, self._enqueue_sync)
+                if count:
+                    log.warning("re-queued %d interrupted sync jobs", count)
             except Exception:
                 log.warning("stale-job sweep failed", exc_info=True)
             await asyncio.sleep(max(0.5, self.ingest.stale_seconds / 2))
@@ -139,7 +150,7 @@ class DocumentService:
             if collection is None:
                 targets = await coll.owned_collections(session, owner_id)
             else:
-                targets = [await coll.require_collection(session, owner_id, collection)]
+                targets = [await sharing.require_readable(session, owner_id, collection)]
             return Scope(tuple((c.id, c.version) for c in targets),
                          tuple(document_ids) if document_ids else None)
 
@@ -174,7 +185,7 @@ class DocumentService:
         async with self.db.session() as session:
             if collection == coll.DEFAULT_COLLECTION:
                 return (await coll.get_or_create_collection(session, owner_id, collection)).version
-            found = await coll.find_collection(session, owner_id, collection)
+            found = await sharing.readable_collection(session, owner_id, collection)
             return None if found is None else found.version
 
     # Use cases
@@ -188,7 +199,16 @@ class DocumentService:
         self, owner_id: str, *, limit: int, after: tuple[datetime, str] | None = None
     ) -> list[coll.CollectionInfo]:
         async with self.db.session() as session:
-            return await coll.list_collections(session, owner_id, limit=limit, after=after)
+            owned = await coll.list_collections(session, owner_id, limit=limit, after=after)
+            if len(owned) > limit:
+                return owned
+            # the last page of the caller's own, then those shared with them, as OWNER/NAME
+            shared = await sharing.shared_with(session, owner_id)
+            counts = await coll.collection_counts(session, [c.id for c, _ in shared])
+        return owned + [
+            coll.CollectionInfo(c.id, name, *counts.get(c.id, (0, 0)), c.created_at)
+            for c, name in shared
+        ][: limit + 1 - len(owned)]
 
     async def upload(
         self,
@@ -245,7 +265,7 @@ class DocumentService:
 
     async def get_document(self, owner_id: str, document_id: str) -> DocumentView:
         async with self.db.session() as session:
-            document = await library.get_document(session, owner_id, document_id)
+            document = await library.readable_document(session, owner_id, document_id)
             name = await coll.collection_name(session, document.collection_id)
             job = await library.latest_job(session, document.id)
         return DocumentView(document, name, job.id if job else None)
@@ -266,6 +286,56 @@ class DocumentService:
         async with self.db.session() as session:
             return await library.get_job(session, owner_id, job_id)
 
+    async def get_any_job(self, owner_id: str, job_id: str) -> Job | SyncJob:
+        """An ingestion job or a sync job (`GET /api/jobs/{id}` serves both)."""
+        async with self.db.session() as session:
+            found = await sync_jobs.get_sync_job(session, owner_id, job_id)
+            return found if found is not None else await library.get_job(session, owner_id,
+                                                                         job_id)
+
+    # Folder sync (services/sync.py)
+
+    async def start_sync(
+        self, owner_id: str, name: str, *, path: str | None, delete: bool | None
+    ) -> SyncJob:
+        """Queue a sync of the collection with its server-side folder; a `path` (under
+        RAGLINE_SYNC_ROOT) binds the collection to it first, `delete` is remembered too."""
+        async with self.db.session() as session:
+            target = await sync_jobs.bind_folder(
+                session, owner_id, name, path=path, delete=delete, root=self.settings.sync_root)
+        job = await sync_jobs.begin_sync(
+            self.db, target, path=str(target.sync_path), delete=target.sync_delete,
+            origin="server", stale_seconds=self.ingest.stale_seconds)
+        try:
+            await self._enqueue_sync(job.id)
+        except Exception:  # the row is durable: the stale-job sweep queues it later
+            log.warning("could not queue sync %s now; it will be retried", job.id, exc_info=True)
+        return job
+
+    async def _enqueue_sync(self, job_id: str) -> None:
+        await self.queue.enqueue(SYNC_PREFIX + job_id)
+
+    async def sync_now(
+        self, owner_id: str, name: str, folder: Path, *, delete: bool,
+        observer: Callable[[sync_jobs.SyncCounts], None] | None = None,
+    ) -> SyncJob:
+        """Sync a folder of this machine (an absolute path) in this process (the CLI); the
+        finished job."""
+        async with self.db.session() as session:
+            target = await coll.get_or_create_collection(session, owner_id, name)
+        job = await sync_jobs.begin_sync(
+            self.db, target, path=str(folder), delete=delete, origin="cli",
+            stale_seconds=self.ingest.stale_seconds)
+        await sync.run_sync(self.ingest, job.id, files_at_once=max(
+            self.settings.ingest_concurrency, 8), observer=observer)
+        async with self.db.session() as session:
+            return await session.get_one(SyncJob, job.id)
+
+    async def sync_state(self, owner_id: str, name: str) -> tuple[Collection, SyncJob | None]:
+        async with self.db.session() as session:
+            target = await coll.require_collection(session, owner_id, name)
+            return target, await sync_jobs.last_sync(session, target.id)
+
 
 def _mode(mode: str) -> Mode:
     return next(m for m in MODES if m == mode)
@@ -281,6 +351,7 @@ def ingest_context(settings: Settings, db: Database, embedder: Embedder) -> Inge
         embed_batch=max(settings.embedding_batch_size, 16) * 2,
         stale_seconds=settings.ingest_stale_seconds,
         max_attempts=settings.ingest_max_attempts,
+        max_upload_bytes=settings.max_upload_bytes,
     )
 
 

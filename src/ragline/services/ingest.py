@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import pickle
 import tempfile
@@ -29,6 +30,7 @@ from ragline.adapters.index.store import (
     bump_version,
     insert_chunks,
     remove_chunks,
+    vectors_by_hash,
 )
 from ragline.adapters.parse.stream import PIECE_CHARS, SectionStream, open_sections
 from ragline.adapters.uploads import UploadStore
@@ -59,6 +61,7 @@ class IngestContext:
     piece_chars: int = PIECE_CHARS
     stale_seconds: float = 60.0
     max_attempts: int = 3
+    max_upload_bytes: int = 50 * 1024 * 1024
 
 
 def _now() -> datetime:
@@ -71,6 +74,19 @@ def embedding_text(title: str | None, draft: ChunkDraft) -> str:
     if title and (not context or context[0] != title):
         context.insert(0, title)
     return f"{' > '.join(context)}\n{draft.text}" if context else draft.text
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class EmbedTally:
+    """Chunks of one job: computed by the embedder, or reused from the document's previous
+    version (same text under the same title and headings)."""
+
+    embedded: int = 0
+    reused: int = 0
 
 
 async def _update(ctx: IngestContext, job_id: str, attempt: int, **values: Any) -> None:
@@ -116,8 +132,17 @@ async def _heartbeat(ctx: IngestContext, job_id: str, attempt: int) -> None:
 
 
 @hooks.observe_job
-async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = None) -> str:
-    """Run one job to its end; returns the final status, or `skipped` if not claimable."""
+async def run_job(
+    ctx: IngestContext,
+    job_id: str,
+    observer: Observer | None = None,
+    tally: EmbedTally | None = None,
+) -> str:
+    """Run one job to its end; returns the final status, or `skipped` if not claimable.
+
+    A document ingested before (an edited file, a retry) keeps its id; the vectors of its
+    chunks whose text is unchanged are reused rather than computed again."""
+    tally = tally if tally is not None else EmbedTally()
     claimed = await _claim(ctx, job_id)
     if claimed is None:
         return "skipped"
@@ -146,9 +171,11 @@ async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = N
                 data, source.whole, lambda done: stage("ocr", 0.05 + 0.15 * done))
             del data
         await stage("chunking", 0.2)
+        async with ctx.db.session() as session:
+            reuse = await vectors_by_hash(session, document.id)
         with _Spill(ctx.uploads.root) as spill:
             await _embed_pieces(ctx, source, spill,
-                                lambda f: stage("embedding", 0.25 + 0.65 * f))
+                                lambda f: stage("embedding", 0.25 + 0.65 * f), reuse, tally)
             await stage("indexing", 0.92)
             async with ctx.db.session() as session:
                 await _finish(session, job_id, attempt)
@@ -158,10 +185,10 @@ async def run_job(ctx: IngestContext, job_id: str, observer: Observer | None = N
                 await remove_chunks(session, document_id=current.id,
                                     collection_id=current.collection_id)
                 while rows := await asyncio.to_thread(spill.read, INSERT_BATCH):
-                    drafts, vectors = rows
+                    drafts, vectors, hashes = rows
                     await insert_chunks(session, document_id=current.id,
                                         collection_id=current.collection_id, drafts=drafts,
-                                        vectors=vectors)
+                                        vectors=vectors, hashes=hashes)
                 await bump_version(session, current.collection_id)
                 current.status, current.error, current.updated_at = READY, None, _now()
                 current.title, current.pages = source.title, source.pages
@@ -206,28 +233,30 @@ class _Spill:
     def __exit__(self, *_exc: object) -> None:
         self.file.close()
 
-    def add(self, drafts: list[ChunkDraft], vectors: np.ndarray) -> None:
+    def add(self, drafts: list[ChunkDraft], vectors: np.ndarray, hashes: list[str]) -> None:
         """Blocking (small: one embedding batch)."""
-        pickle.dump((drafts, vectors), self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((drafts, vectors, hashes), self.file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += len(drafts)
 
-    def read(self, at_least: int) -> tuple[list[ChunkDraft], np.ndarray] | None:
+    def read(self, at_least: int) -> tuple[list[ChunkDraft], np.ndarray, list[str]] | None:
         """Blocking: the next batches, at least `at_least` chunks of them (None at the end)."""
         if not self._read:
             self.file.seek(0)
             self._read = True
         drafts: list[ChunkDraft] = []
         vectors: list[np.ndarray] = []
+        hashes: list[str] = []
         while len(drafts) < at_least:
             try:
-                more, matrix = pickle.load(self.file)
+                more, matrix, keys = pickle.load(self.file)
             except EOFError:
                 break
             drafts.extend(more)
             vectors.append(matrix)
+            hashes.extend(keys)
         if not drafts:
             return None
-        return drafts, np.concatenate(vectors)
+        return drafts, np.concatenate(vectors), hashes
 
 
 async def _embed_pieces(
@@ -235,9 +264,12 @@ async def _embed_pieces(
     source: SectionStream,
     spill: _Spill,
     progress: Callable[[float], Awaitable[None]],
+    reuse: dict[str, np.ndarray],
+    tally: EmbedTally,
 ) -> None:
     """Piece by piece: read and chunk the next piece in a worker thread while the current
-    chunks are embedded, in batches of at most `embed_batch`, and spilled to disk."""
+    chunks are embedded, in batches of at most `embed_batch`, and spilled to disk. A chunk
+    whose text hash is in `reuse` takes that vector instead of going to the embedder."""
     pieces = source.pieces()
     made = 0
 
@@ -263,8 +295,9 @@ async def _embed_pieces(
             while len(pending) >= ctx.embed_batch or (done and pending):
                 batch, pending = pending[:ctx.embed_batch], pending[ctx.embed_batch:]
                 texts = [embedding_text(source.title, d) for d in batch]
-                vectors = await ctx.embedder.embed(texts)
-                await asyncio.to_thread(spill.add, batch, vectors)
+                hashes = [text_hash(t) for t in texts]
+                vectors = await _vectors(ctx.embedder, texts, hashes, reuse, tally)
+                await asyncio.to_thread(spill.add, batch, vectors, hashes)
                 await progress(source.fraction * (made - len(pending)) / max(made, 1))
             if done:
                 return
@@ -273,6 +306,24 @@ async def _embed_pieces(
             upcoming.cancel()
             with contextlib.suppress(BaseException):
                 await upcoming
+
+
+async def _vectors(
+    embedder: Embedder,
+    texts: list[str],
+    hashes: list[str],
+    reuse: dict[str, np.ndarray],
+    tally: EmbedTally,
+) -> np.ndarray:
+    missing = [i for i, h in enumerate(hashes) if h not in reuse]
+    tally.embedded += len(missing)
+    tally.reused += len(texts) - len(missing)
+    computed = await embedder.embed([texts[i] for i in missing]) if missing else None
+    rows: list[np.ndarray] = []
+    fresh = iter(computed if computed is not None else ())
+    for h in hashes:
+        rows.append(reuse[h] if h in reuse else next(fresh))
+    return np.stack(rows).astype(np.float32, copy=False)
 
 
 async def _finish(session: Any, job_id: str, attempt: int) -> None:

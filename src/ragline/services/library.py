@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Collection, Document, Job, new_id
-from ragline.adapters.index.store import remove_chunks
+from ragline.adapters.index.store import bump_version, remove_chunks
 from ragline.adapters.parse import KINDS, detect_kind
 from ragline.adapters.uploads import UploadStore
 from ragline.domain.errors import Conflict, NotFound, TooLarge, Unprocessable
+from ragline.services import sharing
 from ragline.services.collections import (
     DEFAULT_COLLECTION,
     find_collection,
@@ -138,9 +139,58 @@ async def _reuse(
     return Registered(document, job, created=True)
 
 
+async def replace_content(
+    db: Database,
+    uploads: UploadStore,
+    owner_id: str,
+    document_id: str,
+    *,
+    filename: str,
+    data: bytes,
+    max_bytes: int,
+) -> Job:
+    """New bytes for an existing document (an edited file): same id, a pending job (which the
+    caller runs). Its old chunks stay searchable until the job replaces them."""
+    check_payload(data, max_bytes)
+    kind = detect_kind(filename, None, data)
+    digest = await asyncio.to_thread(_sha256, data)
+    try:
+        async with db.session() as session:
+            document = await get_document(session, owner_id, document_id)
+            document.content_hash, document.size = digest, len(data)
+            document.filename, document.content_type = display_name(filename), KINDS[kind]
+            document.status, document.error, document.updated_at = PENDING, None, _now()
+            job = Job(document_id=document.id, owner_id=owner_id, status=PENDING)
+            session.add(job)
+            await session.flush()
+            await asyncio.to_thread(uploads.write, document.id, data)
+            return job
+    except IntegrityError as exc:
+        raise Conflict("another document of the collection has these bytes",
+                       code="duplicate_content") from exc
+
+
+async def move_document(
+    session: AsyncSession, owner_id: str, document_id: str, source: str
+) -> None:
+    """A renamed file: the document takes its new path (its chunks and vectors stay)."""
+    document = await get_document(session, owner_id, document_id)
+    document.source, document.filename = source[:1000], display_name(source)
+    document.updated_at = _now()
+    await bump_version(session, document.collection_id)
+
+
 async def get_document(session: AsyncSession, owner_id: str, document_id: str) -> Document:
     document = await session.get(Document, document_id)
     if document is None or document.owner_id != owner_id:
+        raise NotFound(f"document {document_id} not found", code="document_not_found")
+    return document
+
+
+async def readable_document(session: AsyncSession, user_id: str, document_id: str) -> Document:
+    """The caller's document, or one of a collection shared with them; else 404."""
+    document = await session.get(Document, document_id)
+    if document is None or not await sharing.can_read_document(session, user_id, document):
         raise NotFound(f"document {document_id} not found", code="document_not_found")
     return document
 
@@ -162,10 +212,11 @@ async def list_documents(
 ) -> list[tuple[Document, str]]:
     """Newest first, each with its collection's name; limit+1 rows. Unknown collection: 404."""
     query = (select(Document, Collection.name)
-             .join(Collection, Collection.id == Document.collection_id)
-             .where(Document.owner_id == owner_id))
-    if collection is not None:
-        found = await find_collection(session, owner_id, collection)
+             .join(Collection, Collection.id == Document.collection_id))
+    if collection is None:
+        query = query.where(Document.owner_id == owner_id)
+    else:
+        found = await sharing.readable_collection(session, owner_id, collection)
         if found is None:
             if collection == "default":
                 return []

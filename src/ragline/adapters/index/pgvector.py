@@ -56,9 +56,14 @@ FROM chunks c
 WHERE c.id IN :ids AND c.embedding_vector IS NOT NULL AND c.collection_id IN :collections
 """
 INSERT_CHUNKS = text(
-    "INSERT INTO chunks (document_id, collection_id, ord, text, page, heading, embedding_vector) "
-    f"VALUES (:document_id, :collection_id, :ord, :text, :page, :heading, "
+    "INSERT INTO chunks (document_id, collection_id, ord, text, page, heading, text_hash, "
+    "embedding_vector) "
+    f"VALUES (:document_id, :collection_id, :ord, :text, :page, :heading, :text_hash, "
     f"{_QUERY.replace(':query', ':vector')})"
+)
+VECTORS_BY_HASH = text(
+    "SELECT text_hash, CAST(embedding_vector AS real[]) FROM chunks "
+    "WHERE document_id = :document_id AND text_hash IS NOT NULL AND embedding_vector IS NOT NULL"
 )
 
 

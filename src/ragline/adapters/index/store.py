@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Chunk, Collection, IndexMeta
-from ragline.adapters.index.pgvector import INSERT_CHUNKS, as_param, has_vector_column
+from ragline.adapters.index.pgvector import (
+    INSERT_CHUNKS,
+    VECTORS_BY_HASH,
+    as_param,
+    has_vector_column,
+)
 from ragline.adapters.index.vectors import to_blob
 
 INSERT_BATCH = 500
@@ -65,16 +70,19 @@ async def insert_chunks(
     collection_id: str,
     drafts: Sequence[ChunkRow],
     vectors: np.ndarray,
+    hashes: Sequence[str | None] | None = None,
 ) -> None:
     """Add chunks without bumping the version (a caller writing a document batch by batch
-    deletes its old chunks first and bumps the version once, in the same transaction)."""
-    if len(drafts) != len(vectors):
+    deletes its old chunks first and bumps the version once, in the same transaction).
+    `hashes`: of the text each vector was computed from (`vectors_by_hash` finds them)."""
+    if len(drafts) != len(vectors) or (hashes is not None and len(hashes) != len(drafts)):
         raise ValueError("one vector per chunk expected")
     in_database = await has_vector_column(session)
     rows: list[dict[str, object]] = [
         {"document_id": document_id, "collection_id": collection_id, "ord": d.ord,
-         "text": d.text, "page": d.page, "heading": d.heading}
-        for d in drafts
+         "text": d.text, "page": d.page, "heading": d.heading,
+         "text_hash": hashes[i] if hashes is not None else None}
+        for i, d in enumerate(drafts)
     ]
     for row, vector in zip(rows, vectors, strict=True):
         if in_database:
@@ -84,6 +92,21 @@ async def insert_chunks(
     statement = INSERT_CHUNKS if in_database else insert(Chunk)
     for start in range(0, len(rows), INSERT_BATCH):
         await session.execute(statement, rows[start:start + INSERT_BATCH])
+
+
+async def vectors_by_hash(session: AsyncSession, document_id: str) -> dict[str, np.ndarray]:
+    """The document's stored vectors keyed by the hash of the text they were computed from
+    (chunks written before hashes were kept have none and are not offered)."""
+    if await has_vector_column(session):
+        found = await session.execute(VECTORS_BY_HASH, {"document_id": document_id})
+        return {str(h): np.asarray(v, dtype=np.float32) for h, v in found.all()}
+    rows = await session.execute(
+        select(Chunk.text_hash, Chunk.embedding)
+        .where(Chunk.document_id == document_id, Chunk.text_hash.is_not(None),
+               Chunk.embedding.is_not(None))
+    )
+    return {str(h): np.frombuffer(blob, dtype=np.float32).copy()
+            for h, blob in rows.all() if blob is not None}
 
 
 async def remove_chunks(session: AsyncSession, *, document_id: str, collection_id: str) -> None:

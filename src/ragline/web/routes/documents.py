@@ -14,10 +14,11 @@ from starlette.formparsers import MultiPartException
 
 from ragline.adapters.parse import KINDS
 from ragline.domain.errors import InvalidInput, NotFound, TooLarge, Unprocessable
-from ragline.services.documents import DocumentView, Job
+from ragline.services.documents import DocumentView, Job, SyncJob
 from ragline.web.deps import CurrentUser, DocumentsDep
 from ragline.web.hygiene import check_text
 from ragline.web.pagination import CursorParam, LimitParam, decode_cursor, page
+from ragline.web.sync_views import SyncJobOut, sync_job_out
 
 router = APIRouter(prefix="/api", tags=["documents"])
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
@@ -54,6 +55,7 @@ class DocumentOut(BaseModel):
 
 class JobOut(BaseModel):
     job_id: str
+    kind: Literal["ingest"] = "ingest"
     document_id: str
     status: str
     progress: float
@@ -233,9 +235,11 @@ async def delete_document(document_id: str, docs: DocumentsDep, user: CurrentUse
     return Response(status_code=204)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut)
-async def get_job(job_id: str, docs: DocumentsDep, user: CurrentUser) -> JobOut:
-    return job_out(await docs.get_job(user.user_id, job_id))
+@router.get("/jobs/{job_id}", response_model=JobOut | SyncJobOut)
+async def get_job(job_id: str, docs: DocumentsDep, user: CurrentUser) -> JobOut | SyncJobOut:
+    """An ingestion job, or a sync job (`kind: "sync"`, with its counts)."""
+    job = await docs.get_any_job(user.user_id, job_id)
+    return sync_job_out(job) if isinstance(job, SyncJob) else job_out(job)
 
 
 @router.post("/search", response_model=SearchOut)
