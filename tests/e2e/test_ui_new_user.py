@@ -102,23 +102,33 @@ def test_a_new_user_signs_in_uploads_a_pdf_asks_and_opens_the_citation_at_its_pa
     expect(text.locator("th").get_by_test_id("unsupported-claim")).to_have_count(0)
     expect(answer.get_by_test_id("unsupported-note")).to_have_count(0)
 
+    file_requests: list[Request] = []
+    fonts: list[str] = []
+    page.on("request", lambda r: file_requests.append(r) if "/file" in r.url else None)
+    page.on("requestfinished",
+            lambda r: fonts.append(r.url) if "/standard_fonts/" in r.url else None)
     answer.get_by_test_id("citation").first.click()
     panel = page.get_by_test_id("passage-panel")
     expect(panel.get_by_test_id("passage-title")).to_contain_text("Port Ellery harbour guide")
     expect(panel).to_contain_text("harbour-guide.pdf")
     expect(panel.get_by_test_id("passage-text")).to_contain_text("green ledger")
     expect(panel).to_contain_text("Page 2")
+    # The panel shows the original at the cited page, the passage marked (a PDF whose font is
+    # not embedded: pdf.js draws it with the standard fonts that ragline serves).
+    pdf_page = panel.get_by_test_id("pdf-page")
+    expect(pdf_page).to_have_attribute("data-page-number", "2", timeout=RUN_TIMEOUT_MS)
+    expect(pdf_page.get_by_test_id("passage-highlight").first).to_contain_text("lighthouse")
+    assert fonts and all(url.startswith(f"{proc.base_url}/assets/pdfjs/") for url in fonts), fonts
     assert serious_axe_violations(page) == []
     page.screenshot(path=str(shots / "new-user-citation.png"))
 
-    file_requests: list[Request] = []
-    page.on("request", lambda r: file_requests.append(r) if "/file" in r.url else None)
     opener = panel.get_by_test_id("open-original")
     expect(opener).to_have_text("Open the original at page 2")
     with page.context.expect_page() as opened:
         opener.click()
     viewer = opened.value
-    # The key travels in a header, never in a URL: the file comes as a blob opened at its page.
+    # The key travels in a header, never in a URL: the file comes as a blob opened at its page,
+    # fetched once for the panel's viewer and the new tab.
     assert viewer.url.startswith("blob:") and viewer.url.endswith("#page=2"), viewer.url
     assert len(file_requests) == 1
     request = file_requests[0]

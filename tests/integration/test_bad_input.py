@@ -197,16 +197,24 @@ def test_bad_run_ws_frame_gets_an_error_frame_then_a_proper_close(
 def test_resume_with_a_bad_cursor_gets_an_error_and_the_socket_stays_usable(
     client: TestClient,
 ) -> None:
-    run_id = _finished_run(client)
-    with client.websocket_connect(f"/api/runs/{run_id}/ws?after=999") as ws:
-        ws.send_json({"type": "resume", "after": "abc"})
-        error = ws.receive_json()
-        assert error["type"] == "error" and error["data"]["code"] == "invalid_last_event_id"
-        ws.send_json({"type": "resume", "after": 0})
-        types = []
-        while not types or types[-1] != "done":
-            types.append(ws.receive_json()["type"])
-        assert types[0] == "status" and "token" in types
+    # A live (stalled) run: a finished one may close the socket at once, as the contract says.
+    thread = _thread(client)
+    run_id = client.post(f"/api/threads/{thread}/messages",
+                         json={"content": "[[stall]]"}).json()["run_id"]
+    try:
+        with client.websocket_connect(f"/api/runs/{run_id}/ws") as ws:
+            ws.send_json({"type": "resume", "after": "abc"})
+            while (frame := ws.receive_json())["type"] != "error":
+                assert "seq" in frame
+            assert frame["data"]["code"] == "invalid_last_event_id"
+            ws.send_json({"type": "resume", "after": 0})
+            ws.send_json({"type": "cancel"})
+            types = []
+            while not types or types[-1] != "done":
+                types.append(ws.receive_json()["type"])
+            assert "status" in types
+    finally:
+        client.post(f"/api/runs/{run_id}/cancel")
 
 
 def test_a_run_stopped_mid_answer_reports_the_tokens_it_streamed(client: TestClient) -> None:

@@ -188,6 +188,51 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
     setEditing(true)
     setDraft({ text: chat.lastQuestion, nonce: Date.now() })
   }
+  /**
+   * Edits an earlier question without losing the conversation: a new thread (a branch) gets the
+   * messages before it, and the question goes into the composer there.
+   */
+  const branchFrom = useCallback(
+    async (question: ChatMessage) => {
+      if (!selectedId) return
+      setNotice(null)
+      const index = chat.messages.findIndex((m) => m.key === question.key)
+      const before = chat.messages.slice(0, Math.max(index, 0)).findLast((m) => m.messageId)
+      try {
+        if (before?.messageId) {
+          const copy = await api.copyThread(selectedId, before.messageId)
+          await threads.refresh()
+          setSelectedId(copy.thread_id)
+        } else {
+          setSelectedId(null) // the first question: its branch starts empty
+        }
+        setDraft({ text: question.content, nonce: Date.now() })
+      } catch (err) {
+        setNotice(errorMessage(err))
+      }
+    },
+    [selectedId, chat.messages, threads.refresh],
+  )
+  const parent = selected?.metadata?.forked_from
+    ? threads.threads.find((t) => t.thread_id === selected.metadata?.forked_from)
+    : undefined
+
+  const exportThread = async (format: 'json' | 'markdown') => {
+    if (!selectedId) return
+    try {
+      const blob = await api.exportThread(selectedId, format)
+      const url = URL.createObjectURL(blob)
+      const link = document.createElement('a')
+      link.href = url
+      const base = (selected ? threadTitle(selected) : 'chat').replace(/[^\w.-]+/g, '-').slice(0, 60) || 'chat'
+      link.download = `${base}.${format === 'json' ? 'json' : 'md'}`
+      link.click()
+      setTimeout(() => URL.revokeObjectURL(url), 10_000)
+    } catch (err) {
+      setNotice(errorMessage(err))
+    }
+  }
+
   const noDocuments = collections.length > 0 && collections.every((c) => !c.documents)
 
   const installDemo = async () => {
@@ -280,6 +325,18 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
           <h1 className="min-w-0 flex-1 truncate font-semibold text-slate-800">
             {selected ? threadTitle(selected) : selectedId ? 'Chat' : 'New chat'}
           </h1>
+          {selected?.metadata?.forked_from && (
+            <button
+              type="button"
+              data-testid="branch-of"
+              disabled={!parent}
+              onClick={() => parent && select(parent)}
+              className="max-w-[14rem] truncate rounded-md bg-slate-100 px-2 py-1 text-xs text-slate-700 hover:bg-slate-200 disabled:hover:bg-slate-100"
+              title={parent ? `Open the chat this branch was copied from` : 'The chat this branch was copied from'}
+            >
+              Branch of {parent ? `“${threadTitle(parent)}”` : 'another chat'}
+            </button>
+          )}
           {selectedId && hasUnsupported && (
             <label className="flex items-center gap-2 text-xs text-slate-700">
               <input
@@ -291,6 +348,37 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
               />
               Hide unsupported sentences
             </label>
+          )}
+          {selectedId && chat.messages.length > 0 && (
+            <details className="relative" data-testid="export">
+              <summary className="flex h-9 cursor-pointer list-none items-center rounded-lg border border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-50 focus-visible:ring-2 focus-visible:ring-indigo-400 focus-visible:outline-none">
+                Export
+              </summary>
+              <div className="absolute right-0 z-10 mt-1 w-44 rounded-lg border border-slate-200 bg-white py-1 text-sm shadow-lg">
+                <button
+                  type="button"
+                  data-testid="export-markdown"
+                  onClick={(e) => {
+                    e.currentTarget.closest('details')?.removeAttribute('open')
+                    void exportThread('markdown')
+                  }}
+                  className="block w-full px-3 py-1.5 text-left hover:bg-slate-50"
+                >
+                  Markdown
+                </button>
+                <button
+                  type="button"
+                  data-testid="export-json"
+                  onClick={(e) => {
+                    e.currentTarget.closest('details')?.removeAttribute('open')
+                    void exportThread('json')
+                  }}
+                  className="block w-full px-3 py-1.5 text-left hover:bg-slate-50"
+                >
+                  JSON (importable)
+                </button>
+              </div>
+            </details>
           )}
           <button
             type="button"
@@ -319,6 +407,7 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
           selected={panel?.kind === 'passage' ? { key: panel.key, n: panel.n } : null}
           onRegenerate={chat.lastQuestion ? regenerate : undefined}
           onEdit={chat.lastQuestion ? editLast : undefined}
+          onBranch={branchFrom}
         >
           {chat.loading && chat.messages.length === 0 && <p className="text-center text-sm text-slate-600">Loading…</p>}
           {chat.loadError && (
@@ -395,7 +484,11 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
       </main>
 
       {panel && (
-        <div className="fixed inset-y-0 right-0 z-30 w-full border-l border-slate-200 shadow-xl sm:w-96 lg:static lg:z-auto lg:shadow-none">
+        <div
+          className={`fixed inset-y-0 right-0 z-30 w-full shrink-0 border-l border-slate-200 shadow-xl lg:static lg:z-auto lg:shadow-none ${
+            panel.kind === 'passage' ? 'sm:w-[34rem] xl:w-[42rem]' : 'sm:w-96'
+          }`}
+        >
           {panel.kind === 'documents' ? (
             <DocumentsPanel
               collection={collection || DEFAULT_COLLECTION}

@@ -4,6 +4,7 @@ import type {
   ApiMessage,
   Collection,
   DocumentInfo,
+  Feedback,
   Job,
   ModelInfo,
   Page,
@@ -126,6 +127,27 @@ export const api = {
   /** Deletes a message and everything after it (regenerate, edit and resend). */
   rewindThread: (threadId: string, messageId: string) =>
     request<void>(`/api/threads/${enc(threadId)}/messages/${enc(messageId)}`, { method: 'DELETE' }),
+
+  /** A branch: a new thread with this one's messages up to and including `upToMessageId`. */
+  copyThread: (threadId: string, upToMessageId?: string) =>
+    request<{ thread_id: string }>(
+      `/api/threads/${enc(threadId)}/copy`,
+      json(upToMessageId ? { up_to_message_id: upToMessageId } : {}),
+    ),
+  /** The thread as a file: JSON (lossless, importable) or Markdown. */
+  exportThread: async (threadId: string, format: 'json' | 'markdown'): Promise<Blob> => {
+    const res = await authFetch(withQuery(`/api/threads/${enc(threadId)}/export`, { format }))
+    if (!res.ok) throw await toApiError(res)
+    return res.blob()
+  },
+
+  /** The caller's rating of an answer, or null when there is none. */
+  getFeedback: async (messageId: string): Promise<Feedback | null> => {
+    const found = await request<Feedback>(`/api/messages/${enc(messageId)}/feedback`)
+    return found.rating === null ? null : found
+  },
+  giveFeedback: (messageId: string, body: { rating: 'up' | 'down'; comment?: string }) =>
+    request<Feedback>(`/api/messages/${enc(messageId)}/feedback`, json(body)),
 
   getRun: (runId: string) => request<Run>(`/api/runs/${enc(runId)}`),
   cancelRun: (runId: string) =>

@@ -12,8 +12,17 @@ export interface Thread {
   title: string | null
   collection: string | null
   model: string | null
+  /** A branch names the thread it was copied from (`forked_from`) and the last message kept. */
+  metadata?: { forked_from?: string; forked_at?: string; [key: string]: unknown }
   created_at: string
   updated_at: string
+}
+
+/** @schema FeedbackOut */
+export interface Feedback {
+  message_id: string
+  rating: 'up' | 'down' | null  // null: not rated yet
+  comment: string | null
 }
 
 /** A retrieved passage, numbered from 1 in an answer (`sources` events, `final.sources`). */
@@ -47,6 +56,8 @@ export interface ApiMessage {
   role: 'user' | 'assistant'
   content: string
   sources?: Source[] | null
+  /** The answer's checked sentences, stored with it (older answers: read from the run). */
+  claims?: Claim[] | null
   run_id?: string | null
   state: MessageState
   created_at: string

@@ -37,6 +37,10 @@ OPEN_STREAMS = Gauge("ragline_open_streams", "Open SSE responses and WebSocket c
 RATE_LIMITED = Counter("ragline_rate_limited_requests", "Requests refused with 429",
                        registry=REGISTRY)
 
+# Feedback on answers
+FEEDBACK = Counter("ragline_feedback", "Ratings given to answers (a replaced rating counts again)",
+                   ["rating"], registry=REGISTRY)
+
 # Runs
 RUNS = Counter("ragline_runs", "Runs finished, by outcome (done/failed/cancelled) and model",
                ["outcome", "model"], registry=REGISTRY)

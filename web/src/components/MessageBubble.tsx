@@ -2,6 +2,7 @@ import { memo, useMemo, useState } from 'react'
 import { answerWithSources, copyText, sourceLabel } from '../copy'
 import type { ChatMessage } from '../hooks/useThreadChat'
 import { checkableClaims } from '../markdown/plugins'
+import { FeedbackButtons } from './FeedbackButtons'
 import { CitationContext, Markdown, type CitationActions } from './Markdown'
 import { RunProgressView } from './RunProgressView'
 import { SourcesList } from './SourcesList'
@@ -15,6 +16,8 @@ interface Props {
   onRegenerate?: () => void
   /** Only for the last question: put it back into the composer. */
   onEdit?: () => void
+  /** For an earlier question: edit it in a new branch (this thread stays as it is). */
+  onBranch?: (message: ChatMessage) => void
   selectedSource?: number | null
 }
 
@@ -27,6 +30,7 @@ export const MessageBubble = memo(function MessageBubble({
   hideUnsupported,
   onRegenerate,
   onEdit,
+  onBranch,
   selectedSource,
 }: Props) {
   const [copied, setCopied] = useState(false)
@@ -53,6 +57,17 @@ export const MessageBubble = memo(function MessageBubble({
         {onEdit && (
           <button type="button" data-testid="edit-last" onClick={onEdit} className={actionClass}>
             Edit and resend
+          </button>
+        )}
+        {onBranch && (
+          <button
+            type="button"
+            data-testid="edit-branch"
+            onClick={() => onBranch(message)}
+            title="Ask it differently in a new branch; this chat stays as it is"
+            className={`${actionClass} md:opacity-0 md:group-hover:opacity-100 focus-visible:opacity-100`}
+          >
+            Edit in a new branch
           </button>
         )}
       </div>
@@ -123,6 +138,7 @@ export const MessageBubble = memo(function MessageBubble({
                 Regenerate
               </button>
             )}
+            {message.messageId && message.status === 'complete' && <FeedbackButtons messageId={message.messageId} />}
             {message.model && <span className="ml-auto text-[11px] text-slate-500">{message.model}</span>}
           </div>
         )}

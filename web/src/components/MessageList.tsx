@@ -14,10 +14,12 @@ interface Props {
   /** Offered on the last answer and the last question while nothing streams. */
   onRegenerate?: () => void
   onEdit?: () => void
+  /** Offered on earlier questions: edit one in a new branch. */
+  onBranch?: (message: ChatMessage) => void
 }
 
 /** The conversation; follows new text while the reader is at the bottom. */
-export function MessageList({ messages, children, onOpenSource, hideUnsupported, selected, onRegenerate, onEdit }: Props) {
+export function MessageList({ messages, children, onOpenSource, hideUnsupported, selected, onRegenerate, onEdit, onBranch }: Props) {
   const scroller = useRef<HTMLDivElement>(null)
   const atBottom = useRef(true)
   const streaming = messages.some((m) => m.status === 'streaming')
@@ -48,6 +50,7 @@ export function MessageList({ messages, children, onOpenSource, hideUnsupported,
             selectedSource={selected?.key === m.key ? selected.n : null}
             onRegenerate={!streaming && i === lastAnswer && i > lastUser ? onRegenerate : undefined}
             onEdit={!streaming && i === lastUser ? onEdit : undefined}
+            onBranch={onBranch && !streaming && m.role === 'user' && i < lastUser ? onBranch : undefined}
           />
         ))}
         {children}

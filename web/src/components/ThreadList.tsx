@@ -35,7 +35,14 @@ export function ThreadList({ threads, selectedId, hasMore, error, onSelect, onDe
                   selected ? 'bg-slate-700 text-white' : 'text-slate-300 hover:bg-slate-800 hover:text-white'
                 }`}
               >
-                <span className="block truncate text-sm">{threadTitle(thread)}</span>
+                <span className="block truncate text-sm">
+                  {thread.metadata?.forked_from && (
+                    <span className="mr-1 text-slate-400" title="A branch of another chat" data-testid="branch-mark">
+                      ↳
+                    </span>
+                  )}
+                  {threadTitle(thread)}
+                </span>
                 <span className="block truncate text-[11px] text-slate-300">
                   {[thread.collection, relativeTime(thread.updated_at || thread.created_at)].filter(Boolean).join(' · ')}
                 </span>

@@ -19,6 +19,8 @@ export interface RunProgress {
 
 export interface ChatMessage {
   key: string
+  /** The server's id of the message (an answer streaming has it from its `final` event). */
+  messageId?: string
   role: 'user' | 'assistant'
   content: string
   status: MessageStatus
@@ -39,11 +41,13 @@ const CLAIM_LOOKUPS = 3
 function fromApi(m: ApiMessage): ChatMessage {
   return {
     key: m.message_id,
+    messageId: m.message_id,
     role: m.role,
     content: m.content ?? '',
     status: m.state ?? 'complete',
     runId: m.run_id ?? undefined,
     sources: m.sources ?? undefined,
+    claims: m.claims ?? undefined,
   }
 }
 
@@ -120,6 +124,7 @@ export function useThreadChat(threadId: string | null, callbacks: Callbacks) {
           })),
         onFinal: (final) =>
           update(key, (m) => ({
+            messageId: final.message_id,
             content: final.content,
             sources: final.sources ?? m.sources,
             claims: final.claims ?? undefined,

@@ -19,6 +19,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -31,6 +35,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+SYNC_ACTIVE = "status IN ('pending', 'running')"
 
 
 def new_id() -> str:
@@ -73,6 +80,41 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Group(Base):
+    """A named set of users that collections can be shared with (`ragline groups`)."""
+
+    __tablename__ = "groups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+
+
+class CollectionShare(Base):
+    """A collection shared with one user or one group, as `reader` or `editor`."""
+
+    __tablename__ = "collection_shares"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    collection_id: Mapped[str] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("collection_id", "user_id", "group_id",
+                         name="uq_collection_shares_grantee"),
+    )
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -106,11 +148,30 @@ class Message(Base):
     content: Mapped[str] = mapped_column(Text)
     sources: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     data: Mapped[Any | None] = mapped_column(JSON)
+    # The answer's checked sentences (`final.claims`), kept with it for reloads and exports.
+    claims: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     run_id: Mapped[str | None] = mapped_column(String(36))
     state: Mapped[str] = mapped_column(String(16), default="complete")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_messages_thread_created", "thread_id", "created_at"),)
+
+
+class Feedback(Base):
+    """A user's rating of an answer: one per user and message, replaced when given again."""
+
+    __tablename__ = "feedback"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    rating: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id", name="uq_feedback_message_user"),
+    )
 
 
 class Run(Base):
@@ -159,6 +220,9 @@ class Collection(Base):
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bound to a server-side folder (under RAGLINE_SYNC_ROOT) by `POST .../sync` with a path.
+    sync_path: Mapped[str | None] = mapped_column(String(2000))
+    sync_delete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_collections_owner_name"),)
 
@@ -211,11 +275,40 @@ class Chunk(Base):
     page: Mapped[int | None] = mapped_column(Integer)
     heading: Mapped[str | None] = mapped_column(Text)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # sha256 of the text the vector was computed from: a re-ingested document reuses it.
+    text_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_chunks_collection", "collection_id", "id"),
         Index("ix_chunks_document", "document_id"),
         Index("ix_chunks_collection_document", "collection_id", "document_id", "id"),
+    )
+
+
+class SyncJob(Base):
+    """One sync of a collection with a folder; at most one pending or running per collection."""
+
+    __tablename__ = "sync_jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    collection_id: Mapped[str] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"))
+    owner_id: Mapped[str] = mapped_column(String(36))
+    path: Mapped[str] = mapped_column(String(2000))
+    delete: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str] = mapped_column(String(16), default="server")  # or "cli"
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)  # the heartbeat
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_sync_jobs_collection_created", "collection_id", "created_at"),
+        Index("uq_sync_jobs_active", "collection_id", unique=True,
+              sqlite_where=sql_text(SYNC_ACTIVE), postgresql_where=sql_text(SYNC_ACTIVE)),
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from ragline.domain.errors import InvalidInput
-from ragline.services import rewind
+from ragline.services import forks, rewind, thread_export
 from ragline.services import threads as svc
 from ragline.services.threads import Message, Thread
 from ragline.web.deps import ContainerDep, CurrentUser
@@ -55,6 +55,7 @@ class MessageOut(BaseModel):
     role: str
     content: str
     sources: list[dict[str, Any]] | None = None
+    claims: list[dict[str, Any]] | None = None
     data: Any = None
     run_id: str | None = None
     state: str
@@ -70,7 +71,8 @@ def thread_out(t: Thread) -> ThreadOut:
 
 def message_out(m: Message) -> MessageOut:
     return MessageOut(
-        message_id=m.id, role=m.role, content=m.content, sources=m.sources, data=m.data,
+        message_id=m.id, role=m.role, content=m.content, sources=m.sources, claims=m.claims,
+        data=m.data,
         run_id=m.run_id, state=m.state, created_at=m.created_at,
     )
 
@@ -165,3 +167,45 @@ async def rewind_thread(
     (regenerate an answer, or edit and resend a question, by posting again afterwards)."""
     await rewind.rewind_thread(container.store, user.user_id, thread_id, message_id)
     return Response(status_code=204)
+
+
+class CopyIn(BaseModel):
+    up_to_message_id: str | None = Field(default=None, max_length=64)
+
+
+class ThreadIdOut(BaseModel):
+    thread_id: str
+
+
+@router.post("/{thread_id}/copy", status_code=201, response_model=ThreadIdOut)
+async def copy_thread(
+    thread_id: str, container: ContainerDep, user: CurrentUser, body: CopyIn | None = None
+) -> ThreadIdOut:
+    """A fork: a new thread with this one's messages up to and including `up_to_message_id`
+    (all of them without it); both continue independently."""
+    up_to = body.up_to_message_id if body else None
+    copy = await forks.copy_thread(container.db, user.user_id, thread_id, up_to)
+    return ThreadIdOut(thread_id=copy.id)
+
+
+@router.get("/{thread_id}/export", response_model=None)
+async def export_thread(
+    thread_id: str,
+    container: ContainerDep,
+    user: CurrentUser,
+    format: Annotated[Literal["json", "markdown"], Query()] = "json",
+) -> Response:
+    exported = await thread_export.export_thread(container.db, user.user_id, thread_id)
+    if format == "markdown":
+        return Response(thread_export.to_markdown(exported), media_type="text/markdown",
+                        headers={"Content-Disposition": f'inline; filename="{thread_id}.md"'})
+    return Response(exported.model_dump_json(), media_type="application/json")
+
+
+@router.post("/import", status_code=201, response_model=ThreadIdOut)
+async def import_thread(
+    body: thread_export.ThreadExport, container: ContainerDep, user: CurrentUser
+) -> ThreadIdOut:
+    """A new thread of the caller from a JSON export (`GET /api/threads/{id}/export`)."""
+    thread = await thread_export.import_thread(container.db, user.user_id, body)
+    return ThreadIdOut(thread_id=thread.id)

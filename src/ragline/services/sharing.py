@@ -1,0 +1,190 @@
+"""Shared collections: who may read a collection besides its owner, in one place.
+
+A collection shared with a user, or with a group the user belongs to, is addressed by that user
+as `OWNER/NAME` (the owner's user name, then the collection's). Every read path that takes a
+collection name resolves it through `readable_collection` (search, threads bound to it and the
+runs that retrieve from it, document lists and files), and checks the share again on each
+request, so a revoked share stops the next search or run. Writes (upload, delete, sync, shares)
+stay the owner's: they resolve names with `collections.find_collection`, which sees only the
+caller's own collections. `editor` is recorded but grants no more than `reader` yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ragline.adapters.db.tables import (
+    Collection,
+    CollectionShare,
+    Document,
+    Group,
+    GroupMember,
+    User,
+)
+from ragline.domain.errors import Conflict, InvalidInput, NotFound
+from ragline.services import collections as coll
+
+ROLES = ("reader", "editor")
+
+
+def _grantee_filter(user_id: str) -> Any:
+    groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    return or_(CollectionShare.user_id == user_id, CollectionShare.group_id.in_(groups))
+
+
+async def shared_collection(session: AsyncSession, user_id: str, name: str) -> Collection | None:
+    """`OWNER/NAME` when that collection is shared with the user or one of their groups."""
+    owner_name, sep, collection_name = name.partition("/")
+    if not sep or not owner_name or not collection_name:
+        return None
+    found: Collection | None = await session.scalar(
+        select(Collection)
+        .join(User, User.id == Collection.owner_id)
+        .join(CollectionShare, CollectionShare.collection_id == Collection.id)
+        .where(User.name == owner_name, Collection.name == collection_name,
+               Collection.owner_id != user_id, _grantee_filter(user_id))
+        .limit(1)
+    )
+    return found
+
+
+async def readable_collection(session: AsyncSession, user_id: str, name: str
+                              ) -> Collection | None:
+    """The caller's own collection of that name, else one shared with them."""
+    own = await coll.find_collection(session, user_id, name)
+    return own if own is not None else await shared_collection(session, user_id, name)
+
+
+async def require_readable(session: AsyncSession, user_id: str, name: str) -> Collection:
+    """`readable_collection`, with `default` created on first use; else 404."""
+    if name == coll.DEFAULT_COLLECTION:
+        return await coll.get_or_create_collection(session, user_id, name)
+    found = await readable_collection(session, user_id, name)
+    if found is None:
+        raise NotFound(f"collection {name!r} not found", code="collection_not_found")
+    return found
+
+
+async def can_read_document(session: AsyncSession, user_id: str, document: Document) -> bool:
+    if document.owner_id == user_id:
+        return True
+    share = await session.scalar(
+        select(CollectionShare.id).where(CollectionShare.collection_id == document.collection_id,
+                                         _grantee_filter(user_id)).limit(1)
+    )
+    return share is not None
+
+
+async def shared_with(session: AsyncSession, user_id: str) -> list[tuple[Collection, str]]:
+    """The collections shared with the user, each with the name they address it by."""
+    rows = (await session.execute(
+        select(Collection, User.name)
+        .join(User, User.id == Collection.owner_id)
+        .join(CollectionShare, CollectionShare.collection_id == Collection.id)
+        .where(Collection.owner_id != user_id, _grantee_filter(user_id))
+        .order_by(Collection.created_at, Collection.id)
+    )).all()
+    seen: dict[str, tuple[Collection, str]] = {}
+    for collection, owner in rows:
+        seen.setdefault(collection.id, (collection, f"{owner}/{collection.name}"))
+    return list(seen.values())
+
+
+async def _grantee(session: AsyncSession, user: str | None, group: str | None
+                   ) -> tuple[str | None, str | None]:
+    if (user is None) == (group is None):
+        raise InvalidInput("name exactly one of `user` and `group`", code="invalid_share")
+    if user is not None:
+        user_id = await session.scalar(select(User.id).where(User.name == user).limit(1))
+        if user_id is None:
+            raise NotFound(f"user {user!r} not found", code="user_not_found")
+        return user_id, None
+    group_id = await session.scalar(select(Group.id).where(Group.name == group))
+    if group_id is None:
+        raise NotFound(f"group {group!r} not found", code="group_not_found")
+    return None, group_id
+
+
+def _same(user_id: str | None, group_id: str | None) -> Any:
+    return (CollectionShare.user_id.is_(None) if user_id is None
+            else CollectionShare.user_id == user_id,
+            CollectionShare.group_id.is_(None) if group_id is None
+            else CollectionShare.group_id == group_id)
+
+
+async def share(session: AsyncSession, owner_id: str, name: str, *, user: str | None,
+                group: str | None, role: str) -> None:
+    """Share the owner's collection (sharing again changes the role)."""
+    if role not in ROLES:
+        raise InvalidInput("role must be 'reader' or 'editor'", code="invalid_role")
+    collection = await coll.require_collection(session, owner_id, name)
+    user_id, group_id = await _grantee(session, user, group)
+    if user_id == owner_id:
+        raise Conflict("the owner already has the collection", code="share_with_owner")
+    found = await session.scalar(
+        select(CollectionShare).where(CollectionShare.collection_id == collection.id,
+                                      *_same(user_id, group_id))
+    )
+    if found is None:
+        session.add(CollectionShare(collection_id=collection.id, user_id=user_id,
+                                    group_id=group_id, role=role))
+    else:
+        found.role = role
+    await session.flush()
+
+
+async def unshare(session: AsyncSession, owner_id: str, name: str, *, user: str | None,
+                  group: str | None) -> None:
+    collection = await coll.require_collection(session, owner_id, name)
+    user_id, group_id = await _grantee(session, user, group)
+    await session.execute(delete(CollectionShare).where(
+        CollectionShare.collection_id == collection.id, *_same(user_id, group_id)))
+
+
+async def list_shares(session: AsyncSession, owner_id: str, name: str) -> list[dict[str, Any]]:
+    collection = await coll.require_collection(session, owner_id, name)
+    rows = (await session.execute(
+        select(CollectionShare, User.name, Group.name)
+        .outerjoin(User, User.id == CollectionShare.user_id)
+        .outerjoin(Group, Group.id == CollectionShare.group_id)
+        .where(CollectionShare.collection_id == collection.id)
+        .order_by(CollectionShare.created_at, CollectionShare.id)
+    )).all()
+    return [{"user": user, "group": group, "role": s.role} for s, user, group in rows]
+
+
+async def create_group(session: AsyncSession, name: str) -> Group:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("a group name needs 1 to 200 characters", code="invalid_group_name")
+    if await session.scalar(select(Group.id).where(Group.name == name)) is not None:
+        raise Conflict(f"group {name!r} already exists", code="group_exists")
+    group = Group(name=name)
+    session.add(group)
+    await session.flush()
+    return group
+
+
+async def add_member(session: AsyncSession, group: str, user: str) -> None:
+    group_id = await session.scalar(select(Group.id).where(Group.name == group))
+    if group_id is None:
+        raise NotFound(f"group {group!r} not found", code="group_not_found")
+    user_ids = list(await session.scalars(select(User.id).where(User.name == user)))
+    if not user_ids:
+        raise NotFound(f"user {user!r} not found", code="user_not_found")
+    for user_id in user_ids:
+        if await session.get(GroupMember, (group_id, user_id)) is None:
+            session.add(GroupMember(group_id=group_id, user_id=user_id))
+    await session.flush()
+
+
+async def remove_member(session: AsyncSession, group: str, user: str) -> None:
+    group_id = await session.scalar(select(Group.id).where(Group.name == group))
+    if group_id is None:
+        raise NotFound(f"group {group!r} not found", code="group_not_found")
+    users = select(User.id).where(User.name == user)
+    await session.execute(delete(GroupMember).where(GroupMember.group_id == group_id,
+                                                    GroupMember.user_id.in_(users)))
