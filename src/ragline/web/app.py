@@ -24,12 +24,16 @@ from ragline.web.observability import Metrics, install_observability
 from ragline.web.ratelimit import RateLimitMiddleware
 from ragline.web.routes import (
     documents,
+    feedback,
     generate,
     health,
     models,
     openai,
+    responses,
     runs,
     samples,
+    shares,
+    sync,
     threads,
     users,
 )
@@ -40,8 +44,8 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json", "mcp"}
 # Every router, in one list: the core API, then the compatibility surfaces (docs/api.md).
 ROUTERS = (
-    health, users, threads, runs, documents, models, generate, samples, openai,
-    oneshot, chat_sessions, conversations,
+    health, users, threads, feedback, runs, documents, shares, sync, models, generate, samples,
+    openai, responses, oneshot, chat_sessions, conversations,
 )
 
 
