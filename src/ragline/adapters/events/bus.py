@@ -8,19 +8,33 @@ from collections.abc import Iterable
 
 from ragline.domain.runs import RunEventRecord
 
+# Events a subscriber may hold unread. A slower reader (a client on a slow link) loses its
+# mailbox instead and reads the rest from the durable log at its own pace: nothing is lost,
+# and a stuck client costs the server at most this many references, never a growing list.
+MAX_PENDING = 512
+
 
 class Subscription:
     """A subscriber's mailbox for one run: committed events plus a 'look in the database' flag."""
 
-    __slots__ = ("_wakeup", "pending", "run_id", "stale")
+    __slots__ = ("_wakeup", "max_pending", "overflows", "pending", "run_id", "stale")
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, max_pending: int = MAX_PENDING) -> None:
         self.run_id = run_id
         self.pending: list[RunEventRecord] = []
         self.stale = False
+        self.max_pending = max_pending
+        self.overflows = 0
         self._wakeup = asyncio.Event()
 
     def deliver(self, events: list[RunEventRecord]) -> None:
+        if self.stale:
+            return  # it will read the database anyway
+        if len(self.pending) + len(events) > self.max_pending:
+            self.pending = []
+            self.overflows += 1
+            self.mark_stale()
+            return
         self.pending.extend(events)
         self._wakeup.set()
 
