@@ -138,9 +138,14 @@ def both_widths(page: Page, shots: Path, name: str) -> None:
 
 
 def ask(page: Page, text: str) -> Any:
+    """Send `text` as a user would (once the Send button is enabled) and wait for its answer."""
+    answers = page.get_by_test_id("assistant-message")
+    before = answers.count()
     page.get_by_test_id("chat-input").fill(text)
+    expect(page.get_by_test_id("send")).to_be_enabled()
     page.get_by_test_id("chat-input").press("Enter")
-    answer = page.get_by_test_id("assistant-message").last
+    expect(answers).to_have_count(before + 1, timeout=RUN_TIMEOUT_MS)
+    answer = answers.last
     expect(answer).to_have_attribute("data-status", "complete", timeout=RUN_TIMEOUT_MS)
     return answer
 
