@@ -99,6 +99,15 @@ def test_passages_are_deduplicated_trimmed_around_the_match_and_budgeted() -> No
     assert "checkpoint runs after 1000 pages" in chosen[0]["text"]
     assert chosen[0]["text"].startswith("Heading line\n")
     assert len(chosen[0]["text"]) < len(text) / 4
+
+
+def test_a_near_duplicate_with_other_numbers_is_kept_it_may_disagree() -> None:
+    base = {"document_id": "d", "source": "s", "title": "T", "page": None, "relevance": 0.9}
+    text = f"{LONG} The checkpoint runs after 1000 pages."
+    hits = [{**base, "chunk_id": "1", "text": text, "score": 0.9},
+            {**base, "chunk_id": "2", "text": text.replace("1000", "2000"), "score": 0.8}]
+    chosen = select_passages(hits, "when does the checkpoint run?", 400, 60)
+    assert [c["chunk_id"] for c in chosen] == ["1", "2"]
     assert trim_passage("short", frozenset(), 50) == "short"
 
 

@@ -47,7 +47,7 @@ def select_passages(
     used = 0
     for hit in sorted(hits, key=lambda h: h["score"], reverse=True):
         words = frozenset(w.lower() for w in _WORD.findall(hit["text"]))
-        if any(_jaccard(words, other) > NEAR_DUPLICATE for other in seen):
+        if any(_near_duplicate(words, other) for other in seen):
             continue
         text = trim_passage(hit["text"], terms, per_passage)
         cost = approx_token_count(text) + 12  # the "[n] (title, page)" line
@@ -110,6 +110,12 @@ def trim_passage(text: str, terms: frozenset[str], limit: int) -> str:
 
 def _terms(text: str) -> frozenset[str]:
     return frozenset(w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP)
+
+
+def _near_duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Mostly the same words, and the same numbers: two versions of a note that say "14 days"
+    and "45 days" disagree, and the answer must see both (services/conflicts.py)."""
+    return _jaccard(a, b) > NEAR_DUPLICATE and not any(w[:1].isdigit() for w in a ^ b)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ragline.domain.llm import ChatMessage
 from ragline.services.chunking import HEADING_SEPARATOR
+from ragline.services.conflicts import disagreements
 
 # The exact decline is asked for only in a turn without passages: as a rule of the system prompt
 # ("if a question says none matched ...") it made the model decline questions that merely say
@@ -57,7 +58,9 @@ def render_turn(turn: Turn, *, with_passages: bool = True) -> str:
     if not turn.passages:
         return f"{NO_PASSAGES}\n\nQuestion: {turn.question}"
     body = "\n\n".join(format_passage(i + 1, p) for i, p in enumerate(turn.passages))
-    return f"Passages:\n{body}\n\nQuestion: {turn.question}"
+    # (from the stored passages, so a past turn renders the same again: the prefix cache holds)
+    notes = "".join(f"\n\n{d.note()}" for d in disagreements(turn.question, turn.passages))
+    return f"Passages:\n{body}{notes}\n\nQuestion: {turn.question}"
 
 
 def turns_from_history(
