@@ -184,7 +184,7 @@ async def test_bad_calls_are_tool_errors_and_the_session_goes_on(world: World) -
         assert missing == {"code": "document_not_found", "message": "document nope not found",
                            "details": None}
         failed = error_of(await session.call_tool(
-            "ask", {"question": "[[fail]] hello", "collection": "handbook"}))
+            "ask", {"question": f"{VACATION} [[fail]]", "collection": "handbook"}))
         assert failed["code"] and failed["message"]
         still = await session.call_tool("list_collections", {})
         assert not still.is_error

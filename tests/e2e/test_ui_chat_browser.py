@@ -201,7 +201,8 @@ def test_markdown_answer_renders_safely_and_its_citation_opens_the_passage(
     page.get_by_test_id("edit-last").click()
     box = page.get_by_test_id("chat-input")
     expect(box).to_have_value(f"How many ships? [[delay:0]] [[json:{ANSWER}]]")
-    edited = "How many keepers? [[delay:0]] [[say:Two keepers.]]"
+    # (a question its passages match: one that none matches declines without the model)
+    edited = "How many keepers log ships in the green ledger? [[delay:0]] [[say:Two keepers.]]"
     box.fill(edited)
     box.press("Enter")
     expect(page.get_by_test_id("user-message")).to_have_count(1)

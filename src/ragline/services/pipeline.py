@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ragline.domain.llm import ModelSpec, approx_token_count
+from ragline.services.conflicts import disagreements
 from ragline.services.generate import SchemaResolver, prepare_structured_run
 from ragline.services.passages import passage_budget, select_passages
-from ragline.services.prompt_layout import Turn, layout, turns_from_history
+from ragline.services.prompt_layout import DECLINE, Turn, layout, turns_from_history
+from ragline.services.question_names import names_unmatched
 from ragline.services.run_options import (
     grounded_system,
     plain_system,
@@ -138,7 +140,12 @@ class AnswerPipeline:
             sources = select_passages(hits, run.question, budget, self.config.passage_tokens)
             system = grounded_system(run.options, self.prompts.get("system_grounded"))
             current = Turn(run.question, passages=sources)
-            return Prepared(layout(system, past, current, window, count), sources, params)
+            return Prepared(
+                layout(system, past, current, window, count), sources, params,
+                # no passage matched: the answer declines, without asking the model to
+                fixed_answer=None if sources or run.response_format is not None else DECLINE,
+                disagreements=disagreements(run.question, sources),
+            )
 
     async def _has_documents(self, run: RunInput) -> bool:
         """Plain chat without a collection, or with one that never held a chunk (version 0)."""
@@ -164,6 +171,8 @@ class AnswerPipeline:
         relevant = focus(
             [h for h in hits if keeps(h, self.config.min_score, self.config.min_term_match)]
         )
+        if names_unmatched(query, relevant):
+            relevant = []  # it asks about something no passage names: the answer declines
         self._cache[key] = (version, relevant)
         if len(self._cache) > self.config.cache_size:
             self._cache.popitem(last=False)

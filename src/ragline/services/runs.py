@@ -29,6 +29,7 @@ from ragline.domain.llm import (
 from ragline.domain.runs import DONE, FAILED, RUNNING
 from ragline.services.citations import CitationPlacer
 from ragline.services.claims import ClaimChecker
+from ragline.services.conflicts import Disagreement, disagreement_note
 from ragline.services.run_store import Outcome, RunStore, cancelled_outcome
 from ragline.telemetry.hooks import describe_run, observe_run, run_finished, stage
 
@@ -68,6 +69,10 @@ class Prepared:
     sources: list[dict[str, Any]] | None = None
     params: GenerationParams = field(default_factory=GenerationParams)
     finish: Any = None  # optional callable(text) -> structured data for `final.data`
+    # The answer, when it needs no model: a grounded question that no passage matched declines.
+    fixed_answer: str | None = None
+    # Passages that give the question different values: the answer ends by saying so.
+    disagreements: list[Disagreement] = field(default_factory=list)
 
 
 class Pipeline(Protocol):
@@ -185,7 +190,10 @@ async def execute_run(
             store.append(run_id, "sources", {"sources": prepared.sources})
         if ctx.claims is not None and prepared.sources and prepared.finish is None:
             placer = CitationPlacer(ctx.claims.sentence_checker(prepared.sources))
-        stream = ctx.models.stream(run_input.model, prepared.messages, prepared.params)
+        if prepared.fixed_answer is not None:
+            await emit(prepared.fixed_answer)
+        stream = _no_stream() if prepared.fixed_answer is not None else ctx.models.stream(
+            run_input.model, prepared.messages, prepared.params)
         try:
             async for event in stream:
                 if isinstance(event, TextDelta):
@@ -209,10 +217,19 @@ async def execute_run(
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
         data = prepared.finish(progress.text) if prepared.finish is not None else None
-        claims = None
+        claims: list[dict[str, Any]] | None = [] if prepared.fixed_answer is not None else None
         if placer is not None:
             await emit(await placer.close())
             claims = placer.claims_out()
+        if prepared.disagreements and prepared.sources:
+            note = disagreement_note(prepared.disagreements, prepared.sources, progress.text)
+            if note is not None:
+                start = len(progress.text) + len(note.lead)
+                await emit(note.lead + note.text)
+                if claims is not None:
+                    claims.append({"text": note.text, "start": start,
+                                   "end": start + len(note.text), "sources": note.sources,
+                                   "supported": True, "score": 1.0})
     except asyncio.CancelledError:
         keep_held_text()
         outcome = cancelled_outcome(user_cancelled(run_id), **progress.fields())
@@ -233,6 +250,11 @@ async def execute_run(
         return
     await _finish(store, run_id, Outcome(DONE, data=data, claims=claims, **progress.fields()),
                   progress.usage)
+
+
+async def _no_stream() -> AsyncIterator[ProviderEvent]:
+    return
+    yield  # an async generator that yields nothing
 
 
 @stage("persist")
