@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +23,15 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ragline.adapters.embed import build_embedder  # noqa: E402
 from ragline.config import Settings  # noqa: E402
-from ragline.services.claims import ClaimChecker, Thresholds, align, passage_text  # noqa: E402
+from ragline.services.claims import ClaimChecker  # noqa: E402
 
-
-def prf(predicted: list[bool], truth: list[bool]) -> tuple[float, float, float, float]:
-    tp = sum(p and t for p, t in zip(predicted, truth, strict=True))
-    fp = sum(p and not t for p, t in zip(predicted, truth, strict=True))
-    fn = sum(t and not p for p, t in zip(predicted, truth, strict=True))
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
-    return precision, recall, f1, accuracy
+sys.path.insert(0, str(ROOT / "eval"))
+from quality.claim_check import (  # noqa: E402
+    gather,
+    grid_around,
+    leave_one_question_out,
+    prf,
+)
 
 
 async def main() -> None:
@@ -46,27 +41,16 @@ async def main() -> None:
     parser.add_argument("--passage-sentences", action="store_true",
                         help="one vector per passage sentence instead of one per passage")
     args = parser.parse_args()
-    groups = [json.loads(line) for line in args.labels.read_text().splitlines() if line.strip()]
-    # The embedder the server uses (RAGLINE_EMBEDDER: `local` int8 ONNX, or `local-torch`).
     checker = ClaimChecker(build_embedder(Settings()), passage_sentences=args.passage_sentences)
     await checker.embedder.warmup()
-    rows = []  # (item, sentences, evidence)
     started = time.perf_counter()
-    for group in groups:
-        passages = [passage_text(p) for p in group["passages"]]
-        for item in group["claims"]:
-            sentences, found = await checker.evidence(item["text"], passages)
-            assert len(sentences) == 1, item["text"]
-            rows.append((item, sentences, found))
+    checks = await gather(checker, args.labels)
+    groups = checks.groups
+    rows = [(item, sentences, found)
+            for item, (sentences, found) in zip(checks.items, checks.evidence, strict=True)]
     per_check = (time.perf_counter() - started) * 1000 / len(rows)
-    truth = [bool(item["supported"]) for item, _, _ in rows]
-
-    def verdicts(thresholds: Thresholds) -> list[tuple[bool, list[int]]]:
-        out = []
-        for item, sentences, found in rows:
-            claim = align(item["text"], sentences, found.scores(thresholds), thresholds)[0]
-            out.append((claim.supported, claim.sources))
-        return out
+    truth = checks.truth
+    verdicts = checks.verdicts
 
     # a whole answer per question (its labelled sentences), 3 passages: cold and warm cache
     cold, warm = [], []
@@ -100,8 +84,7 @@ async def main() -> None:
             print(f"  wrong: {item['id']} labelled {item['supported']} score {best:.3f} "
                   f"({item['note']}): {item['text'][:90]}")
     if args.grid:
-        grid = [replace(chosen, similarity_weight=round(float(w), 2), supported=round(float(c), 2))
-                for w in np.arange(0.0, 1.01, 0.1) for c in np.arange(0.30, 0.90, 0.02)]
+        grid = grid_around(chosen)
         table = [[v[0] for v in verdicts(t)] for t in grid]
         ranked = sorted(((prf(v, truth), t) for v, t in zip(table, grid, strict=True)),
                         key=lambda x: (x[0][2], x[0][3]), reverse=True)
@@ -109,19 +92,9 @@ async def main() -> None:
             print(f"grid: weight {t.similarity_weight:.1f} cut {t.supported:.2f}: F1 {f:.3f} "
                   f"accuracy {a:.3f} precision {p:.3f} recall {r:.3f}")
         # honest figure: each question's sentences judged with settings fitted on the others
-        question = [item["id"].rsplit("-", 1)[0] for item, _, _ in rows]
-        held: list[bool] = [False] * len(rows)
-        for name in dict.fromkeys(question):
-            train = [i for i, q in enumerate(question) if q != name]
-            best = max(range(len(grid)), key=lambda g: prf(
-                [table[g][i] for i in train], [truth[i] for i in train])[2])
-            for i, q in enumerate(question):
-                if q == name:
-                    held[i] = table[best][i]
-        p, r, f, a = prf(held, truth)
+        p, r, f, a = leave_one_question_out(checks, grid)
         print(f"leave-one-question-out: precision {p:.3f} recall {r:.3f} F1 {f:.3f} "
               f"accuracy {a:.3f}")
-
 
 if __name__ == "__main__":
     asyncio.run(main())

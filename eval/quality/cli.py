@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from .claim_check import measure_default
 from .questions import DEFAULT_COLLECTION, DEFAULT_CORPUS, DEFAULT_QUESTIONS, EvalError
 from .report import default_report_path, detail_table, summary_table
 from .run import Options, evaluate
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EvalError, ValueError, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]evaluation failed: {exc}")
         return 1
+    report["summary"]["claim_check"] = measure_default()
     path = opts.report or default_report_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -62,6 +62,14 @@ def summary_table(summary: dict[str, Any]) -> Table:
     share = latency["pre_token_share_of_ttft"]
     table.add_row("pre-token pipeline share of TTFT p50 / p99",
                   f"{_pct(share['p50'])} / {_pct(share['p99'])}", str(share["n"]))
+    claims = summary.get("claim_check")
+    if claims:
+        table.add_section()
+        n = f"{claims['labels']} ({claims['questions']} q)"
+        table.add_row("claim check precision / recall (labelled sentences)",
+                      f"{_pct(claims['precision'])} / {_pct(claims['recall'])}", n)
+        table.add_row("  leave-one-question-out",
+                      f"{_pct(claims['loqo_precision'])} / {_pct(claims['loqo_recall'])}", n)
     table.add_section()
     table.add_row("failed or incomplete runs", str(summary["failed_runs"]),
                   str(summary["questions"]))

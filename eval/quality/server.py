@@ -28,7 +28,8 @@ def own_server(model: str, console: Console, keep: bool) -> Iterator[str]:
     model_dir = _user_model_dir()
     if model_dir:
         extra["RAGLINE_MODEL_DIR"] = model_dir
-    if os.environ.get("RAGLINE_PROMPTS_DIR"):  # trying a prompt: `RAGLINE_PROMPTS_DIR=dir make eval`
+    # trying a prompt: `RAGLINE_PROMPTS_DIR=dir make eval`
+    if os.environ.get("RAGLINE_PROMPTS_DIR"):
         extra["RAGLINE_PROMPTS_DIR"] = os.environ["RAGLINE_PROMPTS_DIR"]
     env = server_env(root / "data", f"sqlite+aiosqlite:///{root / 'ragline.db'}", **extra)
     server = ServerProcess(env, log_path=root / "server.log")
