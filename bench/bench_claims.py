@@ -89,7 +89,8 @@ async def main() -> None:
         ranked = sorted(((prf(v, truth), t) for v, t in zip(table, grid, strict=True)),
                         key=lambda x: (x[0][2], x[0][3]), reverse=True)
         for (p, r, f, a), t in ranked[:8]:
-            print(f"grid: weight {t.similarity_weight:.1f} cut {t.supported:.2f}: F1 {f:.3f} "
+            print(f"grid: weight {t.similarity_weight:.1f} cut {t.supported:.2f} overlap "
+                  f"{t.min_overlap:.1f}: F1 {f:.3f} "
                   f"accuracy {a:.3f} precision {p:.3f} recall {r:.3f}")
         # honest figure: each question's sentences judged with settings fitted on the others
         p, r, f, a = leave_one_question_out(checks, grid)

@@ -80,8 +80,10 @@ async def gather(checker: ClaimChecker, labels: Path) -> LabelledChecks:
 
 
 def grid_around(chosen: Thresholds) -> list[Thresholds]:
-    return [replace(chosen, similarity_weight=round(float(w), 2), supported=round(float(c), 2))
-            for w in np.arange(0.0, 1.01, 0.1) for c in np.arange(0.30, 0.90, 0.02)]
+    return [replace(chosen, similarity_weight=round(float(w), 2), supported=round(float(c), 2),
+                    min_overlap=gate)
+            for w in np.arange(0.0, 1.01, 0.1) for c in np.arange(0.30, 0.90, 0.02)
+            for gate in (0.0, 0.5, 0.6, 0.7)]
 
 
 def _operating_point(scores: Sequence[tuple[float, float, float, float]]) -> int:

@@ -66,6 +66,11 @@ class Thresholds:
     # A claim needs at least this many content words to be checked at all: "Sure!" has none,
     # "For example, [2]" (a real answer's fragment) one.
     min_terms: int = 2
+    # ... and at least this share of its content words must occur in the passage: a sentence
+    # that restates half a passage and adds its own facts ("kept for 14 days and then archived
+    # to tape in another region") scores high on cosine alone. Fitted in the grid with the
+    # other two (107 labels: precision 0.938 -> 0.983, recall 0.968 -> 0.935).
+    min_overlap: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -221,7 +226,8 @@ class Evidence:
         documents disagree, or another passage only shares its words)."""
         weight = thresholds.similarity_weight
         combined = weight * self.cosine + (1 - weight) * self.overlap
-        supported = self.keys_found & ~self.contradicted[:, None]
+        supported = (self.keys_found & ~self.contradicted[:, None]
+                     & (self.overlap >= thresholds.min_overlap))
         return np.where(supported, combined, 0.0)
 
 
@@ -239,6 +245,7 @@ def evidence(
     claim_terms = [content_terms(c) for c in claims]
     claim_keys = [key_tokens(c) for c in claims]
     negative = [negated(c) for c in claims]
+    restated = np.zeros(len(claims), dtype=bool)
     for j, passage in enumerate(passages):
         if len(claims):
             cosine[:, j] = (unit_vectors[j] @ claim_vectors.T).max(axis=0)
@@ -249,7 +256,16 @@ def evidence(
                 _has_token(passage.lowered, t) for t in claim_keys[i])
             if against >= CONTRADICTED:
                 contradicted[i] = True
-    return Evidence(cosine, overlap, keys_found, contradicted)
+            elif keys_found[i, j] and claim_keys[i] and _restates(terms, passage):
+                restated[i] = True
+    # Two documents that disagree: the claim restates one of them (with its numbers) and the
+    # other says otherwise. The one it restates supports it; the disagreement is the answer's
+    # to tell (services/conflicts.py), not a reason to call the claim unsupported.
+    return Evidence(cosine, overlap, keys_found, contradicted & ~restated)
+
+
+def _restates(terms: set[str], passage: _Passage) -> bool:
+    return any(len(terms & st.terms) >= CONTRADICTED * len(terms) for st in passage.statements)
 
 
 def align(
