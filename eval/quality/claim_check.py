@@ -72,7 +72,8 @@ async def gather(checker: ClaimChecker, labels: Path) -> LabelledChecks:
     for group in groups:
         passages = [passage_text(p) for p in group["passages"]]
         for item in group["claims"]:
-            sentences, evidence = await checker.evidence(item["text"], passages)
+            sentences, evidence = await checker.evidence(item["text"], passages,
+                                                         question=group["question"])
             assert len(sentences) == 1, item["text"]
             items.append(item)
             found.append((sentences, evidence))

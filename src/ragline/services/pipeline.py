@@ -144,7 +144,7 @@ class AnswerPipeline:
                 layout(system, past, current, window, count), sources, params,
                 # no passage matched: the answer declines, without asking the model to
                 fixed_answer=None if sources or run.response_format is not None else DECLINE,
-                disagreements=disagreements(run.question, sources),
+                disagreements=disagreements(run.question, sources), query=query,
             )
 
     async def _has_documents(self, run: RunInput) -> bool:

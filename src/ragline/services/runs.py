@@ -73,6 +73,9 @@ class Prepared:
     fixed_answer: str | None = None
     # Passages that give the question different values: the answer ends by saying so.
     disagreements: list[Disagreement] = field(default_factory=list)
+    # What retrieval searched for (a follow-up: joined with the question before it); the claim
+    # check does not count an answer's echo of it as the answer's own words.
+    query: str = ""
 
 
 class Pipeline(Protocol):
@@ -189,7 +192,8 @@ async def execute_run(
             progress.sources = prepared.sources
             store.append(run_id, "sources", {"sources": prepared.sources})
         if ctx.claims is not None and prepared.sources and prepared.finish is None:
-            placer = CitationPlacer(ctx.claims.sentence_checker(prepared.sources))
+            placer = CitationPlacer(
+                ctx.claims.sentence_checker(prepared.sources, prepared.query or run_input.question))
         if prepared.fixed_answer is not None:
             await emit(prepared.fixed_answer)
         stream = _no_stream() if prepared.fixed_answer is not None else ctx.models.stream(
