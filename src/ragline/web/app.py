@@ -27,6 +27,7 @@ from ragline.web.routes import (
     feedback,
     generate,
     health,
+    langgraph,
     models,
     openai,
     responses,
@@ -41,11 +42,12 @@ from ragline.web.routes.compat import chat_sessions, conversations, oneshot
 from ragline.web.shutdown import drain_on_sigterm
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json", "mcp"}
+API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json", "mcp",
+                "assistants", "threads", "runs"}  # the last three: LangGraph's protocol
 # Every router, in one list: the core API, then the compatibility surfaces (docs/api.md).
 ROUTERS = (
     health, users, threads, feedback, runs, documents, shares, sync, models, generate, samples,
-    openai, responses, oneshot, chat_sessions, conversations,
+    openai, responses, oneshot, chat_sessions, conversations, langgraph,
 )
 
 

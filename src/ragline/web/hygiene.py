@@ -4,7 +4,7 @@ NUL characters and unpaired UTF-16 surrogates (`"\\ud800"` in JSON) are valid Py
 cannot be encoded for PostgreSQL (or as UTF-8 at all). One ASGI middleware checks the path, the
 query, the header values and every string (keys included) of a JSON body; the multipart upload
 route and the WebSocket frames call `check_text` on what they read. The answer is a 422 in the
-contract's error shape (the OpenAI shape under `/v1`).
+contract's error shape (the OpenAI shape under `/v1`, LangGraph's on the LangGraph protocol).
 """
 
 from __future__ import annotations
@@ -98,9 +98,13 @@ def _body_problem(body: bytes) -> str | None:
 
 def _refusal(scope: Scope, where: str) -> JSONResponse:
     error = bad_text_error(where)
-    if scope.get("path", "").startswith("/v1/"):
+    path = scope.get("path", "")
+    body: dict[str, Any]
+    if path.startswith("/v1/"):
         body = {"error": {"message": error.message, "type": "invalid_request_error",
                           "param": where, "code": CODE}}
+    elif path.split("/", 2)[1:2] in (["assistants"], ["threads"], ["runs"]):
+        body = {"detail": error.message, "code": CODE}
     else:
         body = {"error": {"code": CODE, "message": error.message, "details": error.details}}
     return JSONResponse(body, status_code=422)
