@@ -213,3 +213,32 @@ def test_original_file_is_served_to_its_owner_only(world: World) -> None:
         hidden = client.get(path)
         assert hidden.status_code == 404
         assert hidden.json()["error"]["code"] == "document_not_found"
+
+
+
+def ragline_cli(env: dict[str, str], *args: str) -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "ragline", *args], env=env,
+                          capture_output=True, text=True, check=True).stdout
+
+
+async def test_a_collection_scoped_key_holds_over_mcp(world: World) -> None:
+    import asyncio
+
+    out = await asyncio.to_thread(ragline_cli, world.server.env, "keys", "create", "--user",
+                                  "alice", "--read-only", "--collection", "notes")
+    key = out.strip().splitlines()[-1]
+    async with http_session(world.server.base_url, key) as session:
+        names = {c["name"] for c in
+                 (await session.call_tool("list_collections", {})).structured_content[
+                     "collections"]}
+        assert "handbook" not in names
+        scoped = await session.call_tool("search", {"query": "vacation", "collection": "handbook"})
+        assert error_of(scoped)["code"] == "collection_not_found"
+        document = await session.call_tool("get_document", {"document_id": world.document_id})
+        assert error_of(document)["code"] == "document_not_found"
+    listing = await asyncio.to_thread(ragline_cli, world.server.env, "keys", "list", "--user",
+                                      "alice")
+    assert "read-only; collections: notes" in listing

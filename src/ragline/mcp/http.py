@@ -26,6 +26,7 @@ from ragline.bootstrap import Container
 from ragline.config import Settings
 from ragline.domain.errors import Unavailable
 from ragline.mcp.tools import Caller
+from ragline.services import key_scopes
 from ragline.web.deps import resolve_principal
 
 if TYPE_CHECKING:
@@ -119,6 +120,8 @@ def _caller(ctx: ServerRequestContext[Any, Any] | None) -> Caller:
     caller = getattr(request, "scope", {}).get(CALLER_KEY)
     if not isinstance(caller, Caller):  # only MCPEndpoint hands requests to this server
         raise RuntimeError("an MCP request reached the server without an authenticated caller")
+    # tools run in the session manager's tasks, not the request's: its key's scope holds here
+    key_scopes.enter(caller.principal)
     return caller
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.tables import Collection, Document
 from ragline.domain.errors import Conflict, NotFound, Unprocessable
+from ragline.services import key_scopes
 
 DEFAULT_COLLECTION = "default"
 MAX_NAME_LENGTH = 200
@@ -49,7 +50,7 @@ async def get_or_create_collection(session: AsyncSession, owner_id: str, name: s
         return found
     if "/" in name:  # OWNER/NAME addresses a collection shared with the caller
         raise Unprocessable(f"no collection {name!r} to write to (a collection name cannot "
-                            "contain '/'; OWNER/NAME is a shared collection, read-only here)",
+                            "contain '/'; OWNER/NAME is a shared collection)",
                             code="invalid_collection_name")
     try:
         async with session.begin_nested():
@@ -104,6 +105,8 @@ async def list_collections(
         .where(Document.collection_id == Collection.id).scalar_subquery()
     )
     query = select(Collection, documents, chunks).where(Collection.owner_id == owner_id)
+    if key_scopes.scoped():
+        query = query.where(Collection.name.in_(key_scopes.allowed()))
     if after is not None:
         stamp, id_ = after
         query = query.where(or_(Collection.created_at > stamp,

@@ -30,7 +30,7 @@ from ragline.adapters.uploads import UploadStore
 from ragline.config import Settings
 from ragline.domain.errors import InvalidInput, NotFound
 from ragline.services import collections as coll
-from ragline.services import library, sharing, sync, sync_jobs
+from ragline.services import key_scopes, library, sharing, sync, sync_jobs
 from ragline.services.ingest import IngestContext, Observer, requeue_stale, run_job
 from ragline.telemetry import hooks
 
@@ -148,7 +148,8 @@ class DocumentService:
 
         async def resolve(session: AsyncSession) -> Scope:
             if collection is None:
-                targets = await coll.owned_collections(session, owner_id)
+                targets = [c for c in await coll.owned_collections(session, owner_id)
+                           if key_scopes.allows(c.name)]
             else:
                 targets = [await sharing.require_readable(session, owner_id, collection)]
             return Scope(tuple((c.id, c.version) for c in targets),
@@ -176,17 +177,17 @@ class DocumentService:
 
     async def check_collection(self, owner_id: str, name: str | None) -> None:
         """A named collection must exist (`default` always does): else 404."""
-        if name is None or name == coll.DEFAULT_COLLECTION:
+        if name is None:
             return
         if await self.collection_version(owner_id, name) is None:
             raise NotFound(f"collection {name!r} not found", code="collection_not_found")
 
     async def collection_version(self, owner_id: str, collection: str) -> int | None:
         async with self.db.session() as session:
-            if collection == coll.DEFAULT_COLLECTION:
-                return (await coll.get_or_create_collection(session, owner_id, collection)).version
-            found = await sharing.readable_collection(session, owner_id, collection)
-            return None if found is None else found.version
+            try:
+                return (await sharing.require_readable(session, owner_id, collection)).version
+            except NotFound:
+                return None
 
     # Use cases
 
@@ -333,7 +334,7 @@ class DocumentService:
 
     async def sync_state(self, owner_id: str, name: str) -> tuple[Collection, SyncJob | None]:
         async with self.db.session() as session:
-            target = await coll.require_collection(session, owner_id, name)
+            target = await sharing.writable_collection(session, owner_id, name)
             return target, await sync_jobs.last_sync(session, target.id)
 
 

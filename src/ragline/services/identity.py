@@ -2,6 +2,8 @@
 
 The web layer reads a token and calls `Identity.principal`; `ragline keys create` calls
 `create_api_key`; the composition root starts it, which makes sure the local user exists.
+A key's scope (read-only, collections, expiry) rides on its `Principal`; what the scope allows
+is decided in services/key_scopes.py.
 """
 
 from __future__ import annotations
@@ -9,26 +11,31 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import ApiKey, User
-from ragline.domain.errors import Unauthorized
+from ragline.domain.errors import InvalidInput, Unauthorized
 
 LOCAL_USER_NAME = "local"
 LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"
+LAST_USED_EVERY = timedelta(minutes=1)  # `last_used_at` is written at most this often per key
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: every query is scoped by `user_id`."""
+    """Who is calling: every query is scoped by `user_id`; a scoped key narrows it further
+    (`read_only`; `collections`: the names it may use, None for all)."""
 
     user_id: str
     is_admin: bool = False
+    read_only: bool = False
+    collections: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,16 +80,59 @@ async def ensure_local_user(db: Database) -> str:
     raise RuntimeError("could not create the local user")
 
 
-async def create_api_key(db: Database, user_name: str, *, admin: bool = False) -> str:
+@dataclass(frozen=True)
+class KeyScope:
+    read_only: bool = False
+    collections: tuple[str, ...] | None = None
+    expires_in_days: float | None = None
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    prefix: str
+    user: str
+    is_admin: bool
+    read_only: bool
+    collections: tuple[str, ...] | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+async def create_api_key(db: Database, user_name: str, *, admin: bool = False,
+                         scope: KeyScope | None = None) -> str:
     """A new key for the user of this name (created if missing); only its hash is stored."""
+    scope = scope or KeyScope()
+    if scope.expires_in_days is not None and scope.expires_in_days <= 0:
+        raise InvalidInput("--expires-in must be a positive number of days",
+                           code="invalid_expiry")
+    if scope.collections is not None and not all(n.strip() for n in scope.collections):
+        raise InvalidInput("a collection name must not be blank", code="invalid_collection_name")
+    expires = (None if scope.expires_in_days is None
+               else datetime.now(UTC) + timedelta(days=scope.expires_in_days))
     key = new_api_key()
     async with db.session() as session:
         found = await session.scalar(select(User).where(User.name == user_name))
         if found is None:
             found = await create_user(session, user_name, is_admin=admin)
         session.add(ApiKey(user_id=found.id, key_hash=hash_key(key), prefix=key[:8],
-                           is_admin=admin))
+                           is_admin=admin, read_only=scope.read_only,
+                           collections=None if scope.collections is None
+                           else [n.strip() for n in scope.collections],
+                           expires_at=expires))
     return key
+
+
+async def list_api_keys(db: Database, user_name: str | None = None) -> list[KeyInfo]:
+    """Every key (or one user's), oldest first; never the key itself."""
+    query = select(ApiKey, User.name).join(User, User.id == ApiKey.user_id)
+    if user_name is not None:
+        query = query.where(User.name == user_name)
+    async with db.session() as session:
+        rows = (await session.execute(query.order_by(ApiKey.created_at, ApiKey.id))).all()
+    return [KeyInfo(k.prefix, name, k.is_admin, k.read_only,
+                    None if k.collections is None else tuple(k.collections), k.created_at,
+                    k.expires_at, k.last_used_at) for k, name in rows]
 
 
 class Identity:
@@ -114,11 +164,24 @@ class Identity:
         return await self.api_key_principal(token)
 
     async def api_key_principal(self, key: str) -> Principal:
+        """The key's user with its scope; an unknown or expired key is 401."""
+        now = datetime.now(UTC)
         async with self.db.session() as session:
             found = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-        if found is None:
-            raise Unauthorized("invalid API key")
-        return Principal(found.user_id, found.is_admin)
+            if found is None:
+                raise Unauthorized("invalid API key")
+            if found.expires_at is not None and found.expires_at <= now:
+                raise Unauthorized("this API key has expired")
+            if found.last_used_at is None or found.last_used_at <= now - LAST_USED_EVERY:
+                # conditional: of concurrent requests in the same minute, one writes
+                await session.execute(update(ApiKey).where(
+                    ApiKey.id == found.id,
+                    or_(ApiKey.last_used_at.is_(None),
+                        ApiKey.last_used_at <= now - LAST_USED_EVERY),
+                ).values(last_used_at=now))
+        return Principal(found.user_id, found.is_admin, read_only=found.read_only,
+                         collections=None if found.collections is None
+                         else tuple(found.collections))
 
     async def jwt_principal(self, token: str) -> Principal:
         """A verified token's subject; its first request creates the user (the identity

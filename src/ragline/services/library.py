@@ -18,11 +18,10 @@ from ragline.adapters.index.store import bump_version, remove_chunks
 from ragline.adapters.parse import KINDS, detect_kind
 from ragline.adapters.uploads import UploadStore
 from ragline.domain.errors import Conflict, NotFound, TooLarge, Unprocessable
-from ragline.services import sharing
+from ragline.services import key_scopes, sharing
 from ragline.services.collections import (
     DEFAULT_COLLECTION,
     find_collection,
-    get_or_create_collection,
 )
 
 FAILED, PENDING, PROCESSING, READY = "failed", "pending", "processing", "ready"
@@ -96,13 +95,14 @@ async def register_upload(
     written: list[str] = []
     try:
         async with db.session() as session:
-            target = await get_or_create_collection(session, owner_id, collection)
+            target = await sharing.writable_collection(session, owner_id, collection,
+                                                       create=True)
             existing = await session.scalar(select(Document).where(
                 Document.collection_id == target.id, Document.content_hash == digest))
             if existing is not None:
-                return await _reuse(session, uploads, existing, data)
-            document = Document(
-                id=new_id(), collection_id=target.id, owner_id=owner_id,
+                return await _reuse(session, uploads, existing, data, owner_id)
+            document = Document(  # the collection's owner owns it, also when an editor uploads
+                id=new_id(), collection_id=target.id, owner_id=target.owner_id,
                 source=(source or name)[:1000], filename=name, content_type=KINDS[kind],
                 content_hash=digest, size=len(data), status=PENDING,
             )
@@ -116,24 +116,26 @@ async def register_upload(
         for document_id in written:
             await asyncio.to_thread(uploads.delete, document_id)
         async with db.session() as session:
-            target = await get_or_create_collection(session, owner_id, collection)
+            target = await sharing.writable_collection(session, owner_id, collection,
+                                                       create=True)
             existing = await session.scalar(select(Document).where(
                 Document.collection_id == target.id, Document.content_hash == digest))
             if existing is None:
                 raise
-            return await _reuse(session, uploads, existing, data)
+            return await _reuse(session, uploads, existing, data, owner_id)
 
 
 async def _reuse(
-    session: AsyncSession, uploads: UploadStore, document: Document, data: bytes
+    session: AsyncSession, uploads: UploadStore, document: Document, data: bytes, uploader: str
 ) -> Registered:
-    """Identical bytes: the existing document; a failed one gets a fresh attempt."""
+    """Identical bytes: the existing document; a failed one gets a fresh attempt (the
+    uploader's job, so they can follow it)."""
     job = await latest_job(session, document.id)
     if document.status != FAILED and job is not None:
         return Registered(document, job, created=False)
     await asyncio.to_thread(uploads.write, document.id, data)
     document.status, document.error, document.updated_at = PENDING, None, _now()
-    job = Job(document_id=document.id, owner_id=document.owner_id, status=PENDING)
+    job = Job(document_id=document.id, owner_id=uploader, status=PENDING)
     session.add(job)
     await session.flush()
     return Registered(document, job, created=True)
@@ -215,6 +217,8 @@ async def list_documents(
              .join(Collection, Collection.id == Document.collection_id))
     if collection is None:
         query = query.where(Document.owner_id == owner_id)
+        if key_scopes.scoped():
+            query = query.where(Collection.name.in_(key_scopes.allowed()))
     else:
         found = await sharing.readable_collection(session, owner_id, collection)
         if found is None:
@@ -233,9 +237,10 @@ async def list_documents(
 async def delete_document(
     db: Database, uploads: UploadStore, owner_id: str, document_id: str
 ) -> None:
-    """Chunks, jobs and the row go in one transaction with a version bump: gone from results."""
+    """Chunks, jobs and the row go in one transaction with a version bump: gone from results.
+    The collection's owner or an editor may (services/sharing.py)."""
     async with db.session() as session:
-        document = await get_document(session, owner_id, document_id)
+        document = await sharing.writable_document(session, owner_id, document_id)
         await remove_chunks(session, document_id=document.id,
                             collection_id=document.collection_id)
         await session.delete(document)

@@ -4,9 +4,11 @@ A collection shared with a user, or with a group the user belongs to, is address
 as `OWNER/NAME` (the owner's user name, then the collection's). Every read path that takes a
 collection name resolves it through `readable_collection` (search, threads bound to it and the
 runs that retrieve from it, document lists and files), and checks the share again on each
-request, so a revoked share stops the next search or run. Writes (upload, delete, sync, shares)
-stay the owner's: they resolve names with `collections.find_collection`, which sees only the
-caller's own collections. `editor` is recorded but grants no more than `reader` yet.
+request, so a revoked share stops the next search or run. Writes of documents (upload, delete,
+sync) resolve names through `writable_collection` and `writable_document`: the owner and editors
+may, a reader gets 403, anyone else 404. Managing shares stays the owner's (`share`, `unshare`,
+`list_shares` see only the caller's own collections). A scoped API key's collections
+(services/key_scopes.py) limit every one of these: others are not found.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from ragline.adapters.db.tables import (
     GroupMember,
     User,
 )
-from ragline.domain.errors import Conflict, InvalidInput, NotFound
+from ragline.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ragline.services import collections as coll
+from ragline.services import key_scopes
 
 ROLES = ("reader", "editor")
 
@@ -35,47 +38,119 @@ def _grantee_filter(user_id: str) -> Any:
     return or_(CollectionShare.user_id == user_id, CollectionShare.group_id.in_(groups))
 
 
-async def shared_collection(session: AsyncSession, user_id: str, name: str) -> Collection | None:
-    """`OWNER/NAME` when that collection is shared with the user or one of their groups."""
+async def _shared(session: AsyncSession, user_id: str, name: str
+                  ) -> tuple[Collection, bool] | None:
+    """`OWNER/NAME` shared with the user or one of their groups, and whether as an editor."""
     owner_name, sep, collection_name = name.partition("/")
     if not sep or not owner_name or not collection_name:
         return None
-    found: Collection | None = await session.scalar(
-        select(Collection)
+    rows = (await session.execute(
+        select(Collection, CollectionShare.role)
         .join(User, User.id == Collection.owner_id)
         .join(CollectionShare, CollectionShare.collection_id == Collection.id)
         .where(User.name == owner_name, Collection.name == collection_name,
                Collection.owner_id != user_id, _grantee_filter(user_id))
-        .limit(1)
-    )
-    return found
+    )).all()
+    if not rows:
+        return None
+    return rows[0][0], any(role == "editor" for _, role in rows)
+
+
+async def shared_collection(session: AsyncSession, user_id: str, name: str) -> Collection | None:
+    """`OWNER/NAME` when that collection is shared with the user or one of their groups."""
+    found = await _shared(session, user_id, name)
+    return None if found is None else found[0]
 
 
 async def readable_collection(session: AsyncSession, user_id: str, name: str
                               ) -> Collection | None:
     """The caller's own collection of that name, else one shared with them."""
+    if not key_scopes.allows(name):
+        return None
     own = await coll.find_collection(session, user_id, name)
     return own if own is not None else await shared_collection(session, user_id, name)
 
 
+def _not_found(name: str) -> NotFound:
+    return NotFound(f"collection {name!r} not found", code="collection_not_found")
+
+
 async def require_readable(session: AsyncSession, user_id: str, name: str) -> Collection:
     """`readable_collection`, with `default` created on first use; else 404."""
-    if name == coll.DEFAULT_COLLECTION:
+    if name == coll.DEFAULT_COLLECTION and key_scopes.allows(name):
         return await coll.get_or_create_collection(session, user_id, name)
     found = await readable_collection(session, user_id, name)
     if found is None:
-        raise NotFound(f"collection {name!r} not found", code="collection_not_found")
+        raise _not_found(name)
     return found
 
 
-async def can_read_document(session: AsyncSession, user_id: str, document: Document) -> bool:
-    if document.owner_id == user_id:
+async def writable_collection(session: AsyncSession, user_id: str, name: str, *,
+                              create: bool = False) -> Collection:
+    """The caller's own collection (`create`: made if missing; `default` always is), or
+    `OWNER/NAME` shared with them as an editor. A reader of it gets 403, anyone else 404."""
+    if not key_scopes.allows(name):
+        raise _not_found(name)
+    if "/" not in name:
+        if create:
+            return await coll.get_or_create_collection(session, user_id, name)
+        return await coll.require_collection(session, user_id, name)
+    found = await _shared(session, user_id, name)
+    if found is None:
+        raise _not_found(name)
+    collection, editor = found
+    if not editor:
+        raise Forbidden(f"collection {name!r} is shared with you read-only",
+                        code="collection_read_only")
+    return collection
+
+
+async def role(session: AsyncSession, user_id: str, *, owner_id: str, collection_id: str
+               ) -> str | None:
+    """"owner", "editor", "reader" or None: what the user is to a collection."""
+    if owner_id == user_id:
+        return "owner"
+    roles = set(await session.scalars(
+        select(CollectionShare.role).where(CollectionShare.collection_id == collection_id,
+                                           _grantee_filter(user_id))
+    ))
+    return "editor" if "editor" in roles else "reader" if roles else None
+
+
+async def _document_role(session: AsyncSession, user_id: str, document: Document) -> str | None:
+    return await role(session, user_id, owner_id=document.owner_id,
+                      collection_id=document.collection_id)
+
+
+async def _in_scope(session: AsyncSession, user_id: str, document: Document) -> bool:
+    """Whether a collection-scoped key of the user may see the document's collection."""
+    if not key_scopes.scoped():
         return True
-    share = await session.scalar(
-        select(CollectionShare.id).where(CollectionShare.collection_id == document.collection_id,
-                                         _grantee_filter(user_id)).limit(1)
-    )
-    return share is not None
+    row = (await session.execute(
+        select(Collection.name, User.name).join(User, User.id == Collection.owner_id)
+        .where(Collection.id == document.collection_id)
+    )).first()
+    if row is None:
+        return False
+    name, owner = row
+    return key_scopes.allows(name if document.owner_id == user_id else f"{owner}/{name}")
+
+
+async def can_read_document(session: AsyncSession, user_id: str, document: Document) -> bool:
+    return (await _document_role(session, user_id, document) is not None
+            and await _in_scope(session, user_id, document))
+
+
+async def writable_document(session: AsyncSession, user_id: str, document_id: str) -> Document:
+    """The document, for its collection's owner or an editor; a reader gets 403, else 404."""
+    document = await session.get(Document, document_id)
+    role = None if document is None else await _document_role(session, user_id, document)
+    if document is None or role is None or not await _in_scope(session, user_id, document):
+        raise NotFound(f"document {document_id} not found", code="document_not_found")
+    if role == "reader":
+        raise Forbidden(f"document {document_id} is in a collection shared with you read-only",
+                        code="collection_read_only")
+    return document
 
 
 async def shared_with(session: AsyncSession, user_id: str) -> list[tuple[Collection, str]]:
@@ -90,7 +165,7 @@ async def shared_with(session: AsyncSession, user_id: str) -> list[tuple[Collect
     seen: dict[str, tuple[Collection, str]] = {}
     for collection, owner in rows:
         seen.setdefault(collection.id, (collection, f"{owner}/{collection.name}"))
-    return list(seen.values())
+    return [(c, name) for c, name in seen.values() if key_scopes.allows(name)]
 
 
 async def _grantee(session: AsyncSession, user: str | None, group: str | None

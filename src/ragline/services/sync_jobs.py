@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Collection, SyncJob
 from ragline.domain.errors import Conflict, Forbidden, InvalidInput
-from ragline.services import collections as coll
+from ragline.services import sharing
 
 PENDING, RUNNING, READY, FAILED = "pending", "running", "ready", "failed"
 ACTIVE = (PENDING, RUNNING)
@@ -79,9 +79,14 @@ async def begin_sync(
         return job
 
 
-async def get_sync_job(session: AsyncSession, owner_id: str, job_id: str) -> SyncJob | None:
+async def get_sync_job(session: AsyncSession, user_id: str, job_id: str) -> SyncJob | None:
+    """The job, for its collection's owner or an editor (who may start one)."""
     job = await session.get(SyncJob, job_id)
-    return job if job is not None and job.owner_id == owner_id else None
+    if job is None:
+        return None
+    found = await sharing.role(session, user_id, owner_id=job.owner_id,
+                               collection_id=job.collection_id)
+    return job if found in ("owner", "editor") else None
 
 
 async def last_sync(session: AsyncSession, collection_id: str) -> SyncJob | None:
@@ -138,10 +143,10 @@ async def bind_folder(
         if not path.strip() or "\x00" in path:
             raise InvalidInput("path must name a folder", code="invalid_sync_path")
         folder = await asyncio.to_thread(_inside, root, path)
-        target = await coll.get_or_create_collection(session, owner_id, name)
+        target = await sharing.writable_collection(session, owner_id, name, create=True)
         target.sync_path = str(folder)
     else:
-        target = await coll.require_collection(session, owner_id, name)
+        target = await sharing.writable_collection(session, owner_id, name)
         if target.sync_path is None:
             raise Conflict(f"collection {name!r} is not bound to a folder: pass a path once",
                            code="collection_not_bound")

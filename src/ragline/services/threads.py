@@ -18,6 +18,7 @@ from ragline.adapters.db.tables import Run as Run
 from ragline.adapters.db.tables import Thread as Thread
 from ragline.domain.errors import Conflict, NotFound, Unprocessable
 from ragline.domain.runs import TERMINAL
+from ragline.services import key_scopes
 from ragline.services.identity import create_user as create_user
 from ragline.services.run_manager import RunManager
 from ragline.services.run_store import OnActive, PostedMessage
@@ -56,8 +57,10 @@ async def create_thread(
 
 
 async def get_thread(session: AsyncSession, owner_id: str, thread_id: str) -> Thread:
+    """The owner's thread; one bound to a collection outside the caller key's scope is not found."""
     thread = await session.get(Thread, thread_id)
-    if thread is None or thread.owner_id != owner_id:
+    if (thread is None or thread.owner_id != owner_id
+            or (thread.collection is not None and not key_scopes.allows(thread.collection))):
         raise NotFound(f"thread {thread_id} not found", code="thread_not_found")
     return thread
 

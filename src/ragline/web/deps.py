@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ragline.bootstrap import Container
+from ragline.services import key_scopes
 from ragline.services.documents import DocumentService
 from ragline.services.identity import Principal
 from ragline.telemetry import logs
@@ -37,24 +38,33 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 async def resolve_principal(container: Container, token: str | None) -> Principal:
+    """The caller; its key's collection scope holds for the rest of this request."""
     principal = await container.identity.principal(token)
     logs.bind(user_id=principal.user_id)  # for this request's log lines; the middleware resets
+    key_scopes.enter(principal)
     return principal
 
 
 async def api_key_principal(container: Container, key: str) -> Principal:
-    return await container.identity.api_key_principal(key)
+    principal = await container.identity.api_key_principal(key)
+    key_scopes.enter(principal)
+    return principal
 
 
 async def current_user(
+    request: Request,
     container: ContainerDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
     access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> Principal:
-    """Header credentials; `?access_token=` too, because browsers' EventSource can't set headers."""
+    """Header credentials; `?access_token=` too, because browsers' EventSource can't set headers.
+    A read-only key's request that would change something is refused here (403)."""
     token = bearer.credentials if bearer is not None else api_key or access_token
-    return await resolve_principal(container, token)
+    principal = await resolve_principal(container, token)
+    route = request.scope.get("route")
+    key_scopes.check_method(principal, request.method, getattr(route, "path", None))
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -123,6 +123,11 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # scope (services/key_scopes.py): collections None = every collection
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    collections: Mapped[list[str] | None] = mapped_column(JSON)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
 
 
 class Thread(Base):

@@ -1,4 +1,6 @@
-"""Folder sync of a collection bound to a server-side folder (docs/api.md, "Folder sync")."""
+"""Folder sync of a collection bound to a server-side folder (docs/api.md, "Folder sync").
+
+`{name:path}`: an editor syncs a shared collection as `OWNER/NAME`."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ class SyncStateOut(BaseModel):
     last_job: SyncJobOut | None
 
 
-@router.post("/collections/{name}/sync", status_code=202, response_model=SyncStarted)
+@router.post("/collections/{name:path}/sync", status_code=202, response_model=SyncStarted)
 async def start_sync(name: str, body: SyncIn, docs: DocumentsDep,
                      user: CurrentUser) -> SyncStarted:
     """Queue a sync (progress: `GET /api/jobs/{job_id}`); 409 `sync_running` while one is."""
@@ -41,7 +43,7 @@ async def start_sync(name: str, body: SyncIn, docs: DocumentsDep,
     return SyncStarted(job_id=job.id, status=job.status)
 
 
-@router.get("/collections/{name}/sync", response_model=SyncStateOut)
+@router.get("/collections/{name:path}/sync", response_model=SyncStateOut)
 async def sync_state(name: str, docs: DocumentsDep, user: CurrentUser) -> SyncStateOut:
     """The collection's folder binding and its last sync job."""
     collection, last = await docs.sync_state(user.user_id, name)
