@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
@@ -30,6 +28,7 @@ from langgraph_sdk.errors import (
 from langgraph_sdk.schema import StreamPart
 
 from tests.conftest import BACKENDS, create_pg_database, drop_pg_database
+from tests.e2e.mcp_support import create_key
 from tests.support.processes import ServerProcess, server_env
 
 HANDBOOK = b"# Handbook\n\nEmployees receive twenty-five days of paid vacation each year.\n"
@@ -48,12 +47,6 @@ class Lab:
         return get_client(url=self.server.base_url, api_key=key or self.alice)
 
 
-def create_key(server: ServerProcess, user: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "ragline", "keys", "create", "--user", user],
-                         env=server.env, capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[Lab]:
@@ -64,7 +57,7 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                            log_path=data / "server.log")
     try:
         server.start()
-        alice, bob = create_key(server, "alice"), create_key(server, "bob")
+        alice, bob = create_key(server.env, "alice"), create_key(server.env, "bob")
         with httpx.Client(base_url=server.base_url, timeout=60,
                           headers={"X-API-Key": alice}) as http:
             upload = http.post("/api/documents", files={"file": ("handbook.md", HANDBOOK)},

@@ -287,27 +287,9 @@ async def search_threads(
     sort_by: str, sort_order: str,
 ) -> list[dict[str, Any]]:
     """The caller's threads (all of them, not only those made through this API)."""
-    column = {"thread_id": Thread.id, "created_at": Thread.created_at,
-              "updated_at": Thread.updated_at, "state_updated_at": Thread.updated_at,
-              "status": Thread.updated_at}[sort_by]
-    order = column.asc() if sort_order == "asc" else column.desc()
-    query = select(Thread).where(Thread.owner_id == owner_id).order_by(order, Thread.id)
-    if ids:
-        query = query.where(Thread.id.in_(list(ids)))
-    filtered = bool(metadata) or status is not None
-    if not filtered:
-        query = query.offset(offset).limit(limit)
-    async with db.session() as session:
-        found = list(await session.scalars(query))
-    if metadata:
-        found = [t for t in found if matches(user_metadata(t), metadata)]
-    states = await statuses(db, [t.id for t in found])
-    if status is not None:
-        found = [t for t in found if states[t.id] == status]
-    if filtered:
-        found = found[offset: offset + limit]
-    if sort_by == "status":
-        found.sort(key=lambda t: states[t.id], reverse=sort_order != "asc")
+    found, states = await _matching_threads(db, owner_id, metadata=metadata, ids=ids,
+                                            status=status, sort_by=sort_by,
+                                            sort_order=sort_order, window=(offset, limit))
     messages: dict[str, list[Message]] = {t.id: [] for t in found}
     if found:
         async with db.session() as session:
@@ -316,3 +298,41 @@ async def search_threads(
                     .order_by(Message.created_at, Message.id)):
                 messages[m.thread_id].append(m)
     return [thread_json(t, states[t.id], messages[t.id]) for t in found]
+
+
+async def count_threads(db: Database, owner_id: str, *, metadata: Mapping[str, Any] | None,
+                        status: str | None) -> int:
+    found, _ = await _matching_threads(db, owner_id, metadata=metadata, ids=None, status=status,
+                                       sort_by="created_at", sort_order="desc", window=None)
+    return len(found)
+
+
+async def _matching_threads(
+    db: Database, owner_id: str, *, metadata: Mapping[str, Any] | None,
+    ids: Sequence[str] | None, status: str | None, sort_by: str, sort_order: str,
+    window: tuple[int, int] | None,
+) -> tuple[list[Thread], dict[str, str]]:
+    """The threads that match, in order (`window`: offset and limit, None for all), and each
+    one's status."""
+    column = {"thread_id": Thread.id, "created_at": Thread.created_at,
+              "updated_at": Thread.updated_at, "state_updated_at": Thread.updated_at,
+              "status": Thread.updated_at}[sort_by]
+    order = column.asc() if sort_order == "asc" else column.desc()
+    query = select(Thread).where(Thread.owner_id == owner_id).order_by(order, Thread.id)
+    if ids:
+        query = query.where(Thread.id.in_(list(ids)))
+    filtered = bool(metadata) or status is not None
+    if window is not None and not filtered:
+        query = query.offset(window[0]).limit(window[1])
+    async with db.session() as session:
+        found = list(await session.scalars(query))
+    if metadata:
+        found = [t for t in found if matches(user_metadata(t), metadata)]
+    states = await statuses(db, [t.id for t in found])
+    if status is not None:
+        found = [t for t in found if states[t.id] == status]
+    if window is not None and filtered:
+        found = found[window[0]: window[0] + window[1]]
+    if sort_by == "status":
+        found.sort(key=lambda t: states[t.id], reverse=sort_order != "asc")
+    return found, states

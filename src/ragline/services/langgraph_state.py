@@ -251,11 +251,16 @@ async def statuses(db: Database, thread_ids: Sequence[str]) -> dict[str, str]:
 # Runs
 
 
+def assistant_of(run: Run, thread: Thread | None) -> str:
+    """The assistant the run was created with (runs made through `/api`: by retrieval)."""
+    return run_record(thread, run.id).get("assistant_id") or ("rag" if run.collection else "chat")
+
+
 def run_json(run: Run, thread: Thread | None) -> dict[str, Any]:
     record = run_record(thread, run.id)
     return {
         "run_id": run.id, "thread_id": run.thread_id,
-        "assistant_id": record.get("assistant_id") or ("rag" if run.collection else "chat"),
+        "assistant_id": assistant_of(run, thread),
         "created_at": run.created_at,
         "updated_at": run.finished_at or run.started_at or run.created_at,
         "status": RUN_STATUS.get(run.status, "error"),

@@ -144,10 +144,10 @@ async def can_read_document(session: AsyncSession, user_id: str, document: Docum
 async def writable_document(session: AsyncSession, user_id: str, document_id: str) -> Document:
     """The document, for its collection's owner or an editor; a reader gets 403, else 404."""
     document = await session.get(Document, document_id)
-    role = None if document is None else await _document_role(session, user_id, document)
-    if document is None or role is None or not await _in_scope(session, user_id, document):
+    found = None if document is None else await _document_role(session, user_id, document)
+    if document is None or found is None or not await _in_scope(session, user_id, document):
         raise NotFound(f"document {document_id} not found", code="document_not_found")
-    if role == "reader":
+    if found == "reader":
         raise Forbidden(f"document {document_id} is in a collection shared with you read-only",
                         code="collection_read_only")
     return document

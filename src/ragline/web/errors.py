@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,6 +75,54 @@ def status_for(exc: e.RaglineError) -> int:
     return 500
 
 
+
+def first_problem(exc: RequestValidationError, default: str) -> tuple[str, str]:
+    """Where the first problem of a validation error is (its dotted location, without `body`;
+    "" for the request as a whole) and what it is."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": default}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    return where, str(first.get("msg"))
+
+
+def domain_headers(exc: e.RaglineError) -> dict[str, str]:
+    """`Retry-After` on 429, `WWW-Authenticate` on 401."""
+    headers = {}
+    if isinstance(exc, e.RateLimited):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if isinstance(exc, e.Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    return headers
+
+
+class ShapedErrorRoute(APIRoute):
+    """The routes of a surface whose clients expect their own error shape (OpenAI's, LangGraph's):
+    a subclass renders the three kinds of error; the app's handlers render the rest."""
+
+    def validation_error(self, exc: RequestValidationError) -> Response:
+        raise NotImplementedError
+
+    def domain_error(self, exc: e.RaglineError) -> Response:
+        raise NotImplementedError
+
+    def http_error(self, exc: StarletteHTTPException) -> Response:
+        raise NotImplementedError
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return self.validation_error(exc)
+            except e.RaglineError as exc:
+                return self.domain_error(exc)
+            except StarletteHTTPException as exc:  # e.g. a body that is not UTF-8 JSON
+                return self.http_error(exc)
+
+        return route
+
 class UnhandledErrorMiddleware:
     """An unexpected error becomes a JSON 500 on a connection that stays usable.
 
@@ -113,14 +163,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(e.RaglineError)
     async def _domain(_request: Request, exc: e.RaglineError) -> JSONResponse:
-        headers = {}
-        if isinstance(exc, e.RateLimited):
-            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-        if isinstance(exc, e.Unauthorized):
-            headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.details), status_for(exc), headers=headers
-        )
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_for(exc),
+                            headers=domain_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -128,10 +172,9 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
             for err in exc.errors()
         ]
-        first = details[0] if details else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
+        where, problem = first_problem(exc, "invalid request")
         return JSONResponse(
-            error_body("validation_error", f"{where}: {first['msg']}", details), 422
+            error_body("validation_error", f"{where or 'request'}: {problem}", details), 422
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -7,21 +7,26 @@ validation (`extra="forbid"`), known ones ragline has no use for fail in `RunCre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import Request, Response
+from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from ragline.domain.errors import RaglineError, RateLimited, Unauthorized, Unprocessable
+from ragline.domain.errors import RaglineError, Unprocessable
 from ragline.domain.llm import ChatMessage
 from ragline.services.langgraph_runs import RunPlan
-from ragline.web.errors import HTTP_CODES, status_for
+from ragline.web.errors import (
+    HTTP_CODES,
+    ShapedErrorRoute,
+    domain_headers,
+    first_problem,
+    status_for,
+)
 
 STREAM_MODES = ("values", "messages", "messages-tuple", "updates", "events", "custom")
 KNOWN_MODES = (*STREAM_MODES, "tasks", "checkpoints", "debug", "tools", "lifecycle")
@@ -41,36 +46,19 @@ def error(status: int, detail: str, code: str | None, headers: Mapping[str, str]
     return JSONResponse({"detail": detail, "code": code}, status, headers=dict(headers or {}))
 
 
-def domain_error(exc: RaglineError) -> JSONResponse:
-    headers = {}
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    if isinstance(exc, Unauthorized):
-        headers["WWW-Authenticate"] = "Bearer"
-    return error(status_for(exc), exc.message, exc.code, headers)
-
-
-class LangGraphRoute(APIRoute):
+class LangGraphRoute(ShapedErrorRoute):
     """Errors on these routes come back as `{"detail": "..."}`, which the SDK raises."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def validation_error(self, exc: RequestValidationError) -> Response:
+        where, problem = first_problem(exc, "invalid")
+        return error(422, f"{where}: {problem}" if where else problem, "validation_error")
 
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
-                where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-                return error(422, f"{where}: {first.get('msg')}" if where else
-                             str(first.get("msg")), "validation_error")
-            except RaglineError as exc:
-                return domain_error(exc)
-            except HTTPException as exc:
-                return error(exc.status_code, str(exc.detail),
-                             HTTP_CODES.get(exc.status_code, "error"), exc.headers)
+    def domain_error(self, exc: RaglineError) -> Response:
+        return error(status_for(exc), exc.message, exc.code, domain_headers(exc))
 
-        return route
+    def http_error(self, exc: HTTPException) -> Response:
+        return error(exc.status_code, str(exc.detail), HTTP_CODES.get(exc.status_code, "error"),
+                     exc.headers)
 
 
 def refuse(field: str, why: str) -> Unprocessable:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
-from fastapi import Request, Response
+from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -17,7 +15,7 @@ from ragline.domain.errors import InvalidInput, RaglineError, RateLimited
 from ragline.domain.events import Error, RunEvent, Token
 from ragline.domain.llm import ChatMessage
 from ragline.domain.runs import RunState
-from ragline.web.errors import HTTP_CODES, status_for
+from ragline.web.errors import HTTP_CODES, ShapedErrorRoute, first_problem, status_for
 from ragline.web.sse import frame
 
 
@@ -155,32 +153,22 @@ def domain_error(exc: RaglineError) -> JSONResponse:
     return JSONResponse(body, status, headers=headers)
 
 
-def validation_error(exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-    return JSONResponse(error_body(message, "invalid_request_error", "invalid_value", where), 422)
-
-
-class OpenAIRoute(APIRoute):
+class OpenAIRoute(ShapedErrorRoute):
     """Errors on these routes come back in OpenAI's shape, which the SDKs turn into exceptions."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def validation_error(self, exc: RequestValidationError) -> Response:
+        where, problem = first_problem(exc, "invalid request")
+        message = f"{where}: {problem}" if where else problem
+        return JSONResponse(error_body(message, "invalid_request_error", "invalid_value", where),
+                            422)
 
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                return validation_error(exc)
-            except RaglineError as exc:
-                return domain_error(exc)
-            except HTTPException as exc:  # e.g. a body that is not UTF-8 JSON
-                code = HTTP_CODES.get(exc.status_code, "error")
-                body = error_body(str(exc.detail), _error_type(exc.status_code), code, None)
-                return JSONResponse(body, exc.status_code, headers=exc.headers)
+    def domain_error(self, exc: RaglineError) -> Response:
+        return domain_error(exc)
 
-        return route
+    def http_error(self, exc: HTTPException) -> Response:
+        code = HTTP_CODES.get(exc.status_code, "error")
+        body = error_body(str(exc.detail), _error_type(exc.status_code), code, None)
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
 
 
 class ChatReply:

@@ -124,10 +124,8 @@ async def search_threads(body: ThreadSearch, container: ContainerDep, user: Curr
 async def count_threads(body: ThreadCount, container: ContainerDep, user: CurrentUser) -> int:
     search = ThreadSearch(metadata=body.metadata, values=body.values, status=body.status)
     search.refuse_unsupported()
-    found = await lg.search_threads(
-        container.db, user.user_id, metadata=body.metadata, ids=None, status=body.status,
-        limit=10**9, offset=0, sort_by="created_at", sort_order="desc")
-    return len(found)
+    return await lg.count_threads(container.db, user.user_id, metadata=body.metadata,
+                                  status=body.status)
 
 
 @router.get("/threads/{thread_id}", response_model=LangGraphThread)
@@ -402,7 +400,7 @@ async def _view(container: Container, user: Principal, thread_id: str, run_id: s
     run, thread = await lgs.owned_run(container.db, user.user_id, thread_id, run_id)
     return RunStream(
         run_id=run.id, thread_id=thread_id, model=run.model,
-        assistant_id=lgs.run_json(run, thread)["assistant_id"],
+        assistant_id=lgs.assistant_of(run, thread),
         modes=modes or tuple(lgs.run_stream_modes(thread, run_id)),
         history=await lgs.run_history(container.db, run))
 
