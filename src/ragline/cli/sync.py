@@ -7,6 +7,7 @@ as one sync job that a second sync of the same collection, here or on a server, 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,8 +64,16 @@ async def _sync(folder: Path, collection: str, delete: bool, watch: bool,
             return ok
         import watchfiles
 
+        # Ctrl-C (or SIGTERM) ends the watch between syncs, so the service closes as usual: a
+        # KeyboardInterrupt raised anywhere in the loop could leave the database's thread
+        # running and the process hanging at exit.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
         console.print(f"watching {folder} (Ctrl-C stops)", highlight=False)
-        async for _changes in watchfiles.awatch(folder, debounce=WATCH_DEBOUNCE_MS):
+        async for _changes in watchfiles.awatch(folder, debounce=WATCH_DEBOUNCE_MS,
+                                                stop_event=stop):
             try:
                 await _once(service, owner, folder, collection, delete)
             except RaglineError as exc:  # e.g. a server's sync of it is running: next change
