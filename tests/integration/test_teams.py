@@ -141,6 +141,14 @@ def test_a_collection_scoped_key_sees_only_its_collections(app: tuple[TestClient
                        headers=scoped).status_code == 404
     assert client.post("/api/threads", json={"collection": "public"},
                        headers=scoped).status_code == 201
+    private = client.post("/api/threads", json={"collection": "private", "title": "p"},
+                          headers=full).json()["thread_id"]
+    assert private in {t["thread_id"] for t in client.get("/api/threads",
+                                                          headers=full).json()["items"]}
+    seen = client.get("/api/threads", headers=scoped).json()["items"]
+    assert private not in {t["thread_id"] for t in seen}  # listed as it opens: not at all
+    assert {t["collection"] for t in seen} <= {"public", None}
+    assert client.get(f"/api/threads/{private}", headers=scoped).status_code == 404
 
 
 def test_expired_keys_are_401_and_last_use_is_recorded_once_a_minute(

@@ -101,6 +101,7 @@ def _register_optional() -> None:
         "ragline.cli.feedback",
         "ragline.cli.threads",
         "ragline.cli.groups",
+        "ragline.cli.audit",
         "ragline.cli.generate",
         "ragline.cli.worker",
         "ragline.cli.mcp",

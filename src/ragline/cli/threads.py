@@ -92,7 +92,7 @@ async def _export(settings: Settings, user: str | None, thread_id: str,
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
     try:
-        exported = await export_thread(db, await _owner(db, user), thread_id)
+        exported = await export_thread(db, await _owner(db, user), thread_id, format=format)
     finally:
         await db.dispose()
     return to_markdown(exported) if format == "markdown" else exported.model_dump_json(indent=2)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import ApiKey, User
 from ragline.domain.errors import InvalidInput, Unauthorized
+from ragline.services import audit
 
 LOCAL_USER_NAME = "local"
 LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"
@@ -115,11 +116,15 @@ async def create_api_key(db: Database, user_name: str, *, admin: bool = False,
         found = await session.scalar(select(User).where(User.name == user_name))
         if found is None:
             found = await create_user(session, user_name, is_admin=admin)
+        collections = (None if scope.collections is None
+                       else [n.strip() for n in scope.collections])
         session.add(ApiKey(user_id=found.id, key_hash=hash_key(key), prefix=key[:8],
-                           is_admin=admin, read_only=scope.read_only,
-                           collections=None if scope.collections is None
-                           else [n.strip() for n in scope.collections],
+                           is_admin=admin, read_only=scope.read_only, collections=collections,
                            expires_at=expires))
+        await audit.record(session, audit.OPERATOR, "key.create", target_id=found.id,
+                           target=user_name, prefix=key[:8], admin=admin or None,
+                           read_only=scope.read_only or None, collections=collections,
+                           expires_at=expires.isoformat() if expires else None)
     return key
 
 

@@ -18,10 +18,9 @@ from ragline.adapters.index.store import bump_version, remove_chunks
 from ragline.adapters.parse import KINDS, detect_kind
 from ragline.adapters.uploads import UploadStore
 from ragline.domain.errors import Conflict, NotFound, TooLarge, Unprocessable
-from ragline.services import key_scopes, sharing
+from ragline.services import audit, key_scopes, sharing
 from ragline.services.collections import (
     DEFAULT_COLLECTION,
-    find_collection,
 )
 
 FAILED, PENDING, PROCESSING, READY = "failed", "pending", "processing", "ready"
@@ -244,6 +243,8 @@ async def delete_document(
         await remove_chunks(session, document_id=document.id,
                             collection_id=document.collection_id)
         await session.delete(document)
+        await audit.record(session, owner_id, "document.delete", target_id=document.id,
+                           target=document.source or "", collection_id=document.collection_id)
     await asyncio.to_thread(uploads.delete, document_id)
 
 
@@ -255,9 +256,7 @@ async def delete_collection(db: Database, uploads: UploadStore, owner_id: str, n
         raise Conflict("the default collection always exists; delete its documents instead",
                        code="collection_protected")
     async with db.session() as session:
-        collection = await find_collection(session, owner_id, name)
-        if collection is None:
-            raise NotFound(f"collection {name!r} not found", code="collection_not_found")
+        collection = await sharing.owned_collection(session, owner_id, name)
         documents = list(await session.scalars(
             select(Document).where(Document.collection_id == collection.id)))
         for document in documents:
@@ -265,5 +264,8 @@ async def delete_collection(db: Database, uploads: UploadStore, owner_id: str, n
             await session.delete(document)
         await session.flush()
         await session.delete(collection)
+        await audit.record(session, owner_id, "collection.delete", target_id=collection.id,
+                           target=await audit.collection_label(session, owner_id, name),
+                           documents=len(documents))
     for document in documents:
         await asyncio.to_thread(uploads.delete, document.id)

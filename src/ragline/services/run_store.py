@@ -22,6 +22,7 @@ from ragline.adapters.db.tables import Run as Run  # handed out by `get`
 from ragline.adapters.events.bus import LocalBus
 from ragline.domain.errors import Conflict, NotFound
 from ragline.domain.runs import ACTIVE, CANCELLED, DONE, FAILED, QUEUED, RUNNING, RunEventRecord
+from ragline.services import audit
 from ragline.services.event_log import EventWriter, run_is_over
 
 OnActive = Literal["reject", "enqueue", "interrupt"]
@@ -440,13 +441,15 @@ class RunStore:
             await session.execute(delete(Message).where(Message.id.in_(gone)))
             return len(gone)
 
-    async def delete_thread(self, thread_id: str) -> None:
+    async def delete_thread(self, thread_id: str, *, actor_id: str, title: str) -> None:
         async with self.db.session() as session:
             run_ids = select(Run.id).where(Run.thread_id == thread_id)
             await session.execute(delete(RunEvent).where(RunEvent.run_id.in_(run_ids)))
             await session.execute(delete(Run).where(Run.thread_id == thread_id))
             await session.execute(delete(Message).where(Message.thread_id == thread_id))
             await session.execute(delete(Thread).where(Thread.id == thread_id))
+            await audit.record(session, actor_id, "thread.delete", target_id=thread_id,
+                               target=title)
 
 
 def cancelled_outcome(by_user: bool, **progress: Any) -> Outcome:

@@ -27,8 +27,8 @@ from ragline.adapters.db.tables import (
     User,
 )
 from ragline.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ragline.services import audit, key_scopes
 from ragline.services import collections as coll
-from ragline.services import key_scopes
 
 ROLES = ("reader", "editor")
 
@@ -73,6 +73,13 @@ async def readable_collection(session: AsyncSession, user_id: str, name: str
 
 def _not_found(name: str) -> NotFound:
     return NotFound(f"collection {name!r} not found", code="collection_not_found")
+
+
+async def owned_collection(session: AsyncSession, owner_id: str, name: str) -> Collection:
+    """The caller's own collection, to manage (shares, deletion); 404 outside a key's scope."""
+    if not key_scopes.allows(name):
+        raise _not_found(name)
+    return await coll.require_collection(session, owner_id, name)
 
 
 async def require_readable(session: AsyncSession, user_id: str, name: str) -> Collection:
@@ -195,7 +202,7 @@ async def share(session: AsyncSession, owner_id: str, name: str, *, user: str | 
     """Share the owner's collection (sharing again changes the role)."""
     if role not in ROLES:
         raise InvalidInput("role must be 'reader' or 'editor'", code="invalid_role")
-    collection = await coll.require_collection(session, owner_id, name)
+    collection = await owned_collection(session, owner_id, name)
     user_id, group_id = await _grantee(session, user, group)
     if user_id == owner_id:
         raise Conflict("the owner already has the collection", code="share_with_owner")
@@ -208,19 +215,26 @@ async def share(session: AsyncSession, owner_id: str, name: str, *, user: str | 
                                     group_id=group_id, role=role))
     else:
         found.role = role
+    await audit.record(session, owner_id, "collection.share", target_id=collection.id,
+                       target=await audit.collection_label(session, owner_id, name),
+                       user=user, group=group, role=role)
     await session.flush()
 
 
 async def unshare(session: AsyncSession, owner_id: str, name: str, *, user: str | None,
                   group: str | None) -> None:
-    collection = await coll.require_collection(session, owner_id, name)
+    collection = await owned_collection(session, owner_id, name)
     user_id, group_id = await _grantee(session, user, group)
-    await session.execute(delete(CollectionShare).where(
+    gone = await session.execute(delete(CollectionShare).where(
         CollectionShare.collection_id == collection.id, *_same(user_id, group_id)))
+    if getattr(gone, "rowcount", 0):
+        await audit.record(session, owner_id, "collection.unshare", target_id=collection.id,
+                           target=await audit.collection_label(session, owner_id, name),
+                           user=user, group=group)
 
 
 async def list_shares(session: AsyncSession, owner_id: str, name: str) -> list[dict[str, Any]]:
-    collection = await coll.require_collection(session, owner_id, name)
+    collection = await owned_collection(session, owner_id, name)
     rows = (await session.execute(
         select(CollectionShare, User.name, Group.name)
         .outerjoin(User, User.id == CollectionShare.user_id)
@@ -240,6 +254,7 @@ async def create_group(session: AsyncSession, name: str) -> Group:
     group = Group(name=name)
     session.add(group)
     await session.flush()
+    await audit.record(session, audit.OPERATOR, "group.create", target_id=group.id, target=name)
     return group
 
 
@@ -253,6 +268,8 @@ async def add_member(session: AsyncSession, group: str, user: str) -> None:
     for user_id in user_ids:
         if await session.get(GroupMember, (group_id, user_id)) is None:
             session.add(GroupMember(group_id=group_id, user_id=user_id))
+    await audit.record(session, audit.OPERATOR, "group.add_member", target_id=group_id,
+                       target=group, user=user)
     await session.flush()
 
 
@@ -263,3 +280,5 @@ async def remove_member(session: AsyncSession, group: str, user: str) -> None:
     users = select(User.id).where(User.name == user)
     await session.execute(delete(GroupMember).where(GroupMember.group_id == group_id,
                                                     GroupMember.user_id.in_(users)))
+    await audit.record(session, audit.OPERATOR, "group.remove_member", target_id=group_id,
+                       target=group, user=user)

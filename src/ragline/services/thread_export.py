@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Collection, Message, Thread
+from ragline.services import audit
 from ragline.services.threads import create_thread, get_thread
 
 FORMAT: Literal["ragline.thread"] = "ragline.thread"
@@ -50,7 +51,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-async def export_thread(db: Database, owner_id: str, thread_id: str) -> ThreadExport:
+async def export_thread(db: Database, owner_id: str, thread_id: str, *,
+                        format: str = "json") -> ThreadExport:
+    """The thread and its messages (the export is in the audit log, with its format)."""
     async with db.session() as session:
         thread = await get_thread(session, owner_id, thread_id)
         query = (
@@ -59,6 +62,8 @@ async def export_thread(db: Database, owner_id: str, thread_id: str) -> ThreadEx
             .order_by(Message.created_at, Message.id)
         )
         messages = list(await session.scalars(query))
+        await audit.record(session, owner_id, "thread.export", target_id=thread.id,
+                           target=thread.title or "", format=format, messages=len(messages))
     return ThreadExport(
         thread=ExportedThread(
             title=thread.title, collection=thread.collection, model=thread.model,
@@ -98,6 +103,8 @@ async def import_thread(db: Database, owner_id: str, exported: ThreadExport) -> 
                 thread_id=thread.id, role=m.role, content=m.content, sources=m.sources,
                 claims=m.claims, data=m.data, state=m.state, created_at=_utc(m.created_at),
             ))
+        await audit.record(session, owner_id, "thread.import", target_id=thread.id,
+                           target=thread.title or "", messages=len(exported.messages))
         await session.flush()
         return thread
 

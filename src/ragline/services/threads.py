@@ -81,8 +81,12 @@ async def list_threads(
     db: Database, owner_id: str, *, limit: int, before: Cursor | None = None
 ) -> list[Thread]:
     """The owner's threads, most recently updated first, `limit + 1` of them at most (the extra
-    one tells the caller there is a next page), after the (updated_at, id) cursor `before`."""
+    one tells the caller there is a next page), after the (updated_at, id) cursor `before`.
+    A collection-scoped key lists what `get_thread` would open: no thread bound elsewhere."""
     query = select(Thread).where(Thread.owner_id == owner_id)
+    if key_scopes.scoped():
+        query = query.where(or_(Thread.collection.is_(None),
+                                Thread.collection.in_(sorted(key_scopes.allowed()))))
     if before:
         stamp, id_ = before
         query = query.where(
@@ -197,7 +201,8 @@ async def cancel_run(db: Database, runs: RunManager, owner_id: str, run_id: str)
 
 async def delete_thread(db: Database, runs: RunManager, owner_id: str, thread_id: str) -> None:
     async with db.session() as session:
-        await get_thread(session, owner_id, thread_id)
+        thread = await get_thread(session, owner_id, thread_id)
+        title = thread.title or ""
     for run_id in await runs.store.active_run_ids(thread_id):
         await runs.cancel_anywhere(run_id)
-    await runs.store.delete_thread(thread_id)
+    await runs.store.delete_thread(thread_id, actor_id=owner_id, title=title)

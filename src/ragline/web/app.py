@@ -23,6 +23,7 @@ from ragline.web.errors import error_responses, install_error_handlers
 from ragline.web.observability import Metrics, install_observability
 from ragline.web.ratelimit import RateLimitMiddleware
 from ragline.web.routes import (
+    audit,
     documents,
     feedback,
     generate,
@@ -46,8 +47,8 @@ API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json", "mc
                 "assistants", "threads", "runs"}  # the last three: LangGraph's protocol
 # Every router, in one list: the core API, then the compatibility surfaces (docs/api.md).
 ROUTERS = (
-    health, users, threads, feedback, runs, documents, shares, sync, models, generate, samples,
-    openai, responses, oneshot, chat_sessions, conversations, langgraph,
+    health, users, threads, feedback, runs, documents, shares, sync, audit, models, generate,
+    samples, openai, responses, oneshot, chat_sessions, conversations, langgraph,
 )
 
 

@@ -317,6 +317,26 @@ class SyncJob(Base):
     )
 
 
+class AuditEntry(Base):
+    """Who shared, revoked, deleted, exported or imported what (services/audit.py). The actor's
+    name is kept with the id, so the log still reads after the user is gone."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[str] = mapped_column(String(36))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str] = mapped_column(String(36))
+    target: Mapped[str] = mapped_column(String(2000))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index("ix_audit_log_created", "created_at"),
+        Index("ix_audit_log_actor_created", "actor_id", "created_at"),
+    )
+
+
 class JsonSchema(Base):
     __tablename__ = "schemas"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

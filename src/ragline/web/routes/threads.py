@@ -195,7 +195,8 @@ async def export_thread(
     user: CurrentUser,
     format: Annotated[Literal["json", "markdown"], Query()] = "json",
 ) -> Response:
-    exported = await thread_export.export_thread(container.db, user.user_id, thread_id)
+    exported = await thread_export.export_thread(container.db, user.user_id, thread_id,
+                                                 format=format)
     if format == "markdown":
         return Response(thread_export.to_markdown(exported), media_type="text/markdown",
                         headers={"Content-Disposition": f'inline; filename="{thread_id}.md"'})
