@@ -138,3 +138,20 @@ def test_a_positive_claim_against_a_short_negative_passage_sentence_is_contradic
     kept = "The zipfile module does not support encryption."
     assert contradiction(content_terms(dropped), set(), False, passage) == 1.0
     assert contradiction(content_terms(kept), set(), True, passage) == 0.0
+
+
+def test_a_negated_bound_is_a_limit_restated_by_its_maximum_and_denied_only_past_it() -> None:
+    from ragline.services.claim_text import content_terms, key_tokens, negated_terms
+    from ragline.services.claims import CONTRADICTED, contradiction, parse_passage
+
+    bound = "The SQLite R*Tree implementation does not support R*Trees wider than 5 dimensions."
+    assert negated_terms(bound) == {"wider"}  # not "support": the bound is what it denies
+    passage = parse_passage(f"Each pair holds one dimension. {bound}")
+
+    def verdict(claim: str) -> float:
+        return contradiction(content_terms(claim), key_tokens(claim), False, passage)
+
+    assert verdict("The maximum number of dimensions it supports is 5.") == 0.0
+    assert verdict("The SQLite R*Tree supports at most 5 dimensions.") == 0.0
+    assert verdict("The maximum number of dimensions it supports is 7.") == CONTRADICTED
+    assert verdict("The SQLite R*Tree supports R*Trees wider than 5 dimensions.") >= CONTRADICTED

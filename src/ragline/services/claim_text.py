@@ -149,13 +149,40 @@ def passage_tokens(text: str) -> str:
 NEGATIONS = frozenset("not no never cannot none nor neither without rather".split())
 
 
+# A negation that bounds a quantity denies only the bound: "does not support R*Trees wider
+# than 5 dimensions" denies "wider", so "it supports at most 5" restates it, and "it supports
+# R*Trees wider than 5 dimensions" still says the opposite.
+_COMPARATIVES = frozenset(
+    "more wider larger greater longer bigger higher deeper taller heavier".split())
+_COMPARATIVE_STEMS = frozenset(_stem(w) for w in _COMPARATIVES)
+_BOUND_REACH = 6
+
+
+def bound_only(denied: frozenset[str]) -> bool:
+    """Whether a sentence's negations only bound quantities (all it denies is comparatives)."""
+    return bool(denied) and all(w in _COMPARATIVE_STEMS for w in denied)
+
+
+def _bound(after: list[str]) -> str | None:
+    """The comparative a negation bounds ("not ... wider than"), if any."""
+    for word, nxt in zip(after, after[1:], strict=False):
+        if word in _COMPARATIVES and nxt == "than":
+            return word
+    return None
+
+
 def negated_terms(text: str, reach: int = 3) -> set[str]:
     """The content words a negation governs, roughly: those among the `reach` words after it
-    ("is not exact" -> exact; "it is not possible to guarantee" -> possible, guarante)."""
+    ("is not exact" -> exact; "it is not possible to guarantee" -> possible, guarante), or the
+    comparative of a bound ("cannot be larger than 5" -> larger)."""
     words = re.findall(r"[a-z0-9_']+", text.lower())
     found: set[str] = set()
     for i, word in enumerate(words):
         if word in NEGATIONS or word.endswith("n't"):
+            bound = _bound(words[i + 1:i + 1 + _BOUND_REACH])
+            if bound is not None:
+                found.add(_stem(bound))
+                continue
             found |= {_stem(w) for w in words[i + 1:i + 1 + reach]
                       if w not in STOPWORDS and w not in NEGATIONS and len(w) > 1}
     return found

@@ -24,6 +24,7 @@ from ragline.adapters.embed import Embedder
 from ragline.services.claim_text import (
     NEGATIONS,
     Sentence,
+    bound_only,
     content_terms,
     key_tokens,
     negated,
@@ -153,6 +154,8 @@ def contradiction(terms: set[str], keys: set[str], negative: bool, passage: _Pas
         return 0.0
     if not negative and any(denies(terms, st) for st in passage.statements):
         return 1.0
+    if not negative and any(other_bound(terms, keys, st) for st in passage.statements):
+        return CONTRADICTED
     ranked = sorted(passage.statements, reverse=True,
                     key=lambda st: (len(terms & st.terms), len(keys & st.keys)))
     best = ranked[0]
@@ -163,8 +166,8 @@ def contradiction(terms: set[str], keys: set[str], negative: bool, passage: _Pas
     if not negative and terms & best.denied:
         return max(share, CONTRADICTED)  # it asserts what the passage negates: "is exact"
     if negative != best.negative and share >= RESTATES_POLARITY and (
-            negative or _covers(terms, best)):
-        return share
+            negative or _covers(terms, best)) and not bound_only(best.denied):
+        return share  # (a bound, "not wider than 5", is denied only by asserting "wider")
     # Another number or keyword in the place of the claim's: in the sentence that restates it
     # best, or in one restating it as closely that holds none of the claim's ("the default ...
     # is REPLACE" against "The default conflict resolution algorithm is ABORT", beside a list
@@ -173,6 +176,17 @@ def contradiction(terms: set[str], keys: set[str], negative: bool, passage: _Pas
         return share
     tied = (st for st in ranked[1:] if len(terms & st.terms) == shared)
     return share if keys and any(st.keys and not keys & st.keys for st in tied) else 0.0
+
+
+def other_bound(terms: set[str], keys: set[str], statement: _Statement) -> bool:
+    """A passage sentence that bounds a quantity ("does not support R*Trees wider than 5
+    dimensions") against a claim about the same thing with other numbers only ("the maximum
+    number of dimensions it supports is 7")."""
+    numbers = {k for k in keys if k[:1].isdigit()}
+    if not numbers or not bound_only(statement.denied) or not statement.keys:
+        return False
+    shared = (terms & statement.terms) - statement.denied - statement.keys
+    return len(shared) >= 2 and not numbers & statement.keys
 
 
 def _covers(terms: set[str], statement: _Statement) -> bool:
