@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -143,7 +142,7 @@ def _wait_run(client: TestClient, headers: Headers, run_id: str) -> None:
         time.sleep(0.1)
 
 
-def _mcp_search(client: TestClient, headers: Headers, collection: str) -> httpx.Response:
+def _mcp_search(client: TestClient, headers: Headers, collection: str) -> Any:
     """One `tools/call` of the MCP server (stateless streamable HTTP: no session needed)."""
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
             "params": {"name": "search", "arguments": {"query": QUESTION,
@@ -153,17 +152,17 @@ def _mcp_search(client: TestClient, headers: Headers, collection: str) -> httpx.
         "MCP-Protocol-Version": "2025-06-18"})
 
 
-def _mcp_result(response: httpx.Response) -> dict[str, Any]:
+def _mcp_result(response: Any) -> dict[str, Any]:
     lines = [ln[5:] for ln in response.text.splitlines() if ln.startswith("data:")]
     payload = json.loads(lines[-1]) if lines else response.json()
     return dict(payload["result"])
 
 
 # Each read cell: (name, request(world, headers, collection name), granted(response)).
-Cell = tuple[str, Callable[[World, Headers, str], httpx.Response], Callable[[httpx.Response], bool]]
+Cell = tuple[str, Callable[[World, Headers, str], Any], Callable[[Any], bool]]
 
 
-def _ok(status: int) -> Callable[[httpx.Response], bool]:
+def _ok(status: int) -> Callable[[Any], bool]:
     return lambda r: r.status_code == status
 
 

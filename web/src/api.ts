@@ -10,6 +10,7 @@ import type {
   Page,
   PostMessageResponse,
   Run,
+  Share,
   Thread,
 } from './types'
 
@@ -158,6 +159,20 @@ export const api = {
 
   listCollections: () => listAll<Collection>('/api/collections'),
   createCollection: (name: string) => request<Collection>('/api/collections', json({ name })),
+
+  /** Sharing (the owner's own collections): who reads or edits it, share, revoke. */
+  listShares: (collection: string) =>
+    request<{ items: Share[] }>(`/api/collections/${enc(collection)}/shares`).then((r) => r.items),
+  share: (collection: string, grantee: { user?: string; group?: string }, role: Share['role']) =>
+    request<Share>(`/api/collections/${enc(collection)}/shares`, {
+      method: 'PUT',
+      body: JSON.stringify({ ...grantee, role }),
+    }),
+  unshare: (collection: string, grantee: { user?: string; group?: string }) =>
+    request<void>(`/api/collections/${enc(collection)}/shares`, {
+      method: 'DELETE',
+      body: JSON.stringify(grantee),
+    }),
 
   listDocuments: (collection: string) => listAll<DocumentInfo>('/api/documents', { collection }),
   uploadDocument: (file: Blob, collection: string, options: { filename?: string; source?: string } = {}) => {

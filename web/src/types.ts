@@ -155,3 +155,10 @@ export interface ModelInfo {
   provider: string
   default: boolean
 }
+
+/** A collection shared with one user or one group (`GET /api/collections/{name}/shares`). */
+export interface Share {
+  user: string | null
+  group: string | null
+  role: 'reader' | 'editor'
+}

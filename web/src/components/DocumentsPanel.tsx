@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, errorMessage } from '../api'
 import type { Collection, DocumentInfo, DocumentStatus, Job } from '../types'
 import { CollectionPicker } from './Pickers'
+import { SharesPanel } from './SharesPanel'
 
 const POLL_MS = 1500
 
@@ -231,6 +232,8 @@ export function DocumentsPanel({ collection, collections, onCollectionChange, on
             {error}
           </p>
         )}
+        {/* OWNER/NAME is someone else's: only its owner manages who reads it */}
+        {!collection.includes('/') && <SharesPanel collection={collection} />}
       </div>
 
       <ul className="min-h-0 flex-1 divide-y divide-slate-100 overflow-y-auto" aria-label={`Documents in ${collection}`}>
