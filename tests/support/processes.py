@@ -48,6 +48,10 @@ def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
     )
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        # `make test` runs two workers on two cores: an engine with two threads beside a busy
+        # worker waits on the thread the other worker holds; one thread each does not.
+        env["RAGLINE_LLAMA_THREADS"] = "1"
     env.update(extra)
     return env
 
