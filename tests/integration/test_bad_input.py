@@ -246,3 +246,14 @@ def test_openapi_documents_the_error_answers_of_every_operation(client: TestClie
         for method, operation in operations.items():
             documented = set(operation["responses"])
             assert {"400", "401", "404", "409", "422", "429"} <= documented, (method, path)
+
+
+def test_a_v1_path_no_route_matches_answers_in_openais_shape(client: TestClient) -> None:
+    """A line break in a model id leaves `/v1/models/{model}` unmatched (schemathesis found it);
+    the 404 still has OpenAI's shape, which the SDKs parse."""
+    for path in ("/v1/models/a%0Ab", "/v1/models/a%0Ab%0Dc%C2%85d%0Be%0Cf%E2%80%A8g"):
+        response = client.get(path)
+        assert response.status_code == 404
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["code"] == "not_found"
+    assert client.get("/api/threads/a%0Ab").json()["error"]["code"] == "thread_not_found"

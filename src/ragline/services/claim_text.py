@@ -165,7 +165,7 @@ def bound_only(denied: frozenset[str]) -> bool:
 
 def _bound(after: list[str]) -> str | None:
     """The comparative a negation bounds ("not ... wider than"), if any."""
-    for word, nxt in zip(after, after[1:], strict=False):
+    for word, nxt in itertools.pairwise(after):
         if word in _COMPARATIVES and nxt == "than":
             return word
     return None

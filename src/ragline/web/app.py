@@ -19,6 +19,7 @@ from ragline.domain.errors import NotFound
 from ragline.mcp.http import mount_mcp
 from ragline.telemetry import metrics as telemetry_metrics
 from ragline.telemetry.tracing import configure_tracing, shutdown_tracing
+from ragline.web import openai_schema
 from ragline.web.errors import error_responses, install_error_handlers
 from ragline.web.observability import Metrics, install_observability
 from ragline.web.ratelimit import RateLimitMiddleware
@@ -89,7 +90,7 @@ def create_app(
         responses=error_responses(),
     )
     app.state.metrics = metrics
-    install_error_handlers(app)
+    install_error_handlers(app, {"/v1/": openai_schema.http_error})
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute,
                            counter=_ContainerCounter(app))

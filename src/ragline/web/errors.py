@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -156,8 +156,15 @@ class UnhandledErrorMiddleware:
             await response(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Domain and framework errors in the contract's shape; added first, so innermost."""
+HttpErrorRenderer = Callable[[StarletteHTTPException], Response]
+
+
+def install_error_handlers(app: FastAPI,
+                           surfaces: Mapping[str, HttpErrorRenderer] | None = None) -> None:
+    """Domain and framework errors in the contract's shape; added first, so innermost.
+    `surfaces`: path prefixes whose clients expect their own shape, also for a path no route
+    matches (`/v1/models/a%0Ab` is OpenAI's 404, not ours)."""
+    shaped = dict(surfaces or {})
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(InputHygieneMiddleware)
 
@@ -178,7 +185,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        for prefix, render in shaped.items():
+            if request.url.path.startswith(prefix):
+                return render(exc)
         code = HTTP_CODES.get(exc.status_code, "error")
         return JSONResponse(
             error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers

@@ -166,9 +166,14 @@ class OpenAIRoute(ShapedErrorRoute):
         return domain_error(exc)
 
     def http_error(self, exc: HTTPException) -> Response:
-        code = HTTP_CODES.get(exc.status_code, "error")
-        body = error_body(str(exc.detail), _error_type(exc.status_code), code, None)
-        return JSONResponse(body, exc.status_code, headers=exc.headers)
+        return http_error(exc)
+
+
+def http_error(exc: HTTPException) -> JSONResponse:
+    """A framework error (a bad body, or a /v1 path no route matches) in OpenAI's shape."""
+    code = HTTP_CODES.get(exc.status_code, "error")
+    body = error_body(str(exc.detail), _error_type(exc.status_code), code, None)
+    return JSONResponse(body, exc.status_code, headers=exc.headers)
 
 
 class ChatReply:
