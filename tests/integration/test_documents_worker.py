@@ -85,8 +85,10 @@ def _long_text(paragraphs: int) -> bytes:
 async def test_worker_consumes_from_redis_and_a_killed_workers_job_is_retried(
     queue_settings: Settings, workers: Workers
 ) -> None:
-    first = workers.start()
     async with running_service(queue_settings) as service:
+        # the worker starts on a migrated database, as after `ragline serve` (started first, on
+        # a fresh PostgreSQL database it raced the service's migrations and once never consumed)
+        first = workers.start()
         assert service.readiness()["queue"] == "redis"
         owner = await add_user(service.db)
         small = await service.upload(owner, filename="office.txt",
