@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +58,23 @@ async def wait_for_job(service: DocumentService, owner: str, job_id: str,
         if time.monotonic() > deadline:
             raise TimeoutError(f"job {job_id} still {job.status} after {within}s")
         await asyncio.sleep(0.1)
+
+
+@contextmanager
+def keyed_app(backend: str, data: Path) -> Iterator[tuple[Any, Settings]]:
+    """The real app (API keys on, scripted model) on a fresh SQLite file or PostgreSQL
+    database, in a TestClient, with its settings (for `ragline keys create` and the CLI)."""
+    from fastapi.testclient import TestClient
+
+    from ragline.web.app import create_app
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    pg = create_pg_database() if backend == "postgres" else None
+    url = pg.url if pg else f"sqlite+aiosqlite:///{data / 'ragline.db'}"
+    settings = settings_for(url, data, auth="api_key", default_model="scripted")
+    try:
+        with TestClient(create_app(settings)) as client:
+            yield client, settings
+    finally:
+        if pg is not None:
+            drop_pg_database(pg)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,8 @@ from typer.testing import CliRunner
 
 from ragline.cli.keys import _create as create_key
 from ragline.cli.main import app as cli
-from ragline.web.app import create_app
-from tests.conftest import BACKENDS, create_pg_database, drop_pg_database
-from tests.integration.documents_support import settings_for
+from tests.conftest import BACKENDS
+from tests.integration.documents_support import keyed_app
 from tests.integration.test_teams import upload, wait_ready
 
 Headers = dict[str, str]
@@ -27,16 +25,8 @@ Headers = dict[str, str]
 @pytest.fixture(scope="module", params=BACKENDS)
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[tuple[TestClient, Any]]:
-    data = tmp_path_factory.mktemp(f"audit-{request.param}")
-    pg = create_pg_database() if request.param == "postgres" else None
-    url = pg.url if pg else f"sqlite+aiosqlite:///{data / 'ragline.db'}"
-    settings = settings_for(url, Path(data), auth="api_key", default_model="scripted")
-    try:
-        with TestClient(create_app(settings)) as client:
-            yield client, settings
-    finally:
-        if pg is not None:
-            drop_pg_database(pg)
+    with keyed_app(request.param, tmp_path_factory.mktemp(f"audit-{request.param}")) as made:
+        yield made
 
 
 def key(settings: Any, user: str, admin: bool = False) -> Headers:

@@ -5,7 +5,8 @@ alice owns `hr` and shares it with bob (reader), ed (editor) and the group `team
 rex until he is removed from it); a share with ruth is revoked; dave is an outsider. alice also
 holds a key limited to another collection, a read-only key and an expired key. Every cell says
 what the principal gets; every response to a principal who may not read `hr` is searched for
-the handbook's one rare word, and the count of such reads must be zero.
+the handbook's one rare word, and the count of such reads must be zero (each principal's test
+counts its own cells, so the count holds however the tests are distributed).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +28,9 @@ from ragline.cli.groups import _in_session
 from ragline.cli.keys import _create as create_key
 from ragline.services.identity import KeyScope
 from ragline.services.sharing import add_member, create_group, remove_member
-from ragline.web.app import create_app
-from tests.conftest import BACKENDS, create_pg_database, drop_pg_database
-from tests.integration.documents_support import settings_for
+from tests.conftest import BACKENDS
+from tests.integration.documents_support import keyed_app
+from tests.integration.test_teams import wait_ready
 
 SECRET = "quetzalcoatl"  # in the handbook and nowhere else
 HANDBOOK = (b"# Handbook\n\nEvery employee of the quetzalcoatl team receives twenty-five days "
@@ -61,58 +61,50 @@ class World:
         self.keys = keys
         self.document_id = document_id
         self.thread_id = thread_id  # alice's thread bound to `hr`, with one answer
-        self.reads_checked = 0
-        self.leaks: list[str] = []
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
     data = tmp_path_factory.mktemp(f"matrix-{request.param}")
-    pg = create_pg_database() if request.param == "postgres" else None
-    url = pg.url if pg else f"sqlite+aiosqlite:///{data / 'ragline.db'}"
-    settings = settings_for(url, Path(data), auth="api_key", default_model="scripted")
+    with keyed_app(request.param, data) as (client, settings):
 
-    def new_key(user: str, scope: KeyScope | None = None) -> Headers:
-        return {"Authorization": f"Bearer {asyncio.run(create_key(settings, user, False, scope))}"}
+        def new_key(user: str, scope: KeyScope | None = None) -> Headers:
+            key = asyncio.run(create_key(settings, user, False, scope))
+            return {"Authorization": f"Bearer {key}"}
 
-    keys = {
-        "owner": new_key("alice"), "reader": new_key("bob"), "editor": new_key("ed"),
-        "group member": new_key("carol"), "removed member": new_key("rex"),
-        "revoked user": new_key("ruth"), "outsider": new_key("dave"),
-        "scoped key": new_key("alice", KeyScope(collections=("notes",))),
-        "read-only key": new_key("alice", KeyScope(read_only=True)),
-        "expired key": new_key("alice", KeyScope(expires_in_days=1)),
-    }
-    asyncio.run(_expire_last_key(settings.resolved_database_url))
-    for step in (lambda s: create_group(s, "team"), lambda s: add_member(s, "team", "carol"),
-                 lambda s: add_member(s, "team", "rex")):
-        asyncio.run(_in_session(settings, step))
-    try:
-        with TestClient(create_app(settings)) as client:
-            alice = keys["owner"]
-            upload = client.post("/api/documents", files={"file": ("handbook.md", HANDBOOK)},
-                                 data={"collection": "hr"}, headers=alice)
-            assert upload.status_code == 202, upload.text
-            _wait_ready(client, alice, upload.json()["job_id"])
-            for grantee, role in (({"user": "bob"}, "reader"), ({"user": "ed"}, "editor"),
-                                  ({"group": "team"}, "reader"), ({"user": "ruth"}, "reader")):
-                shared = client.put("/api/collections/hr/shares", json={**grantee, "role": role},
-                                    headers=alice)
-                assert shared.status_code == 200, shared.text
-            assert client.request("DELETE", "/api/collections/hr/shares", json={"user": "ruth"},
-                                  headers=alice).status_code == 204
-            asyncio.run(_in_session(settings, lambda s: remove_member(s, "team", "rex")))
-            thread = client.post("/api/threads", json={"collection": "hr"}, headers=alice)
-            thread_id = thread.json()["thread_id"]
-            asked = client.post(f"/api/threads/{thread_id}/messages",
-                                json={"content": QUESTION}, headers=alice)
-            assert asked.status_code in (200, 201, 202), asked.text
-            _wait_run(client, alice, asked.json()["run_id"])
-            yield World(client, keys, upload.json()["document_id"], thread_id)
-    finally:
-        if pg is not None:
-            drop_pg_database(pg)
+        keys = {
+            "owner": new_key("alice"), "reader": new_key("bob"), "editor": new_key("ed"),
+            "group member": new_key("carol"), "removed member": new_key("rex"),
+            "revoked user": new_key("ruth"), "outsider": new_key("dave"),
+            "scoped key": new_key("alice", KeyScope(collections=("notes",))),
+            "read-only key": new_key("alice", KeyScope(read_only=True)),
+            "expired key": new_key("alice", KeyScope(expires_in_days=1)),
+        }
+        asyncio.run(_expire_last_key(settings.resolved_database_url))
+        for step in (lambda s: create_group(s, "team"), lambda s: add_member(s, "team", "carol"),
+                     lambda s: add_member(s, "team", "rex")):
+            asyncio.run(_in_session(settings, step))
+        alice = keys["owner"]
+        upload = client.post("/api/documents", files={"file": ("handbook.md", HANDBOOK)},
+                             data={"collection": "hr"}, headers=alice)
+        assert upload.status_code == 202, upload.text
+        wait_ready(client, alice, upload.json()["job_id"])
+        for grantee, role in (({"user": "bob"}, "reader"), ({"user": "ed"}, "editor"),
+                              ({"group": "team"}, "reader"), ({"user": "ruth"}, "reader")):
+            shared = client.put("/api/collections/hr/shares", json={**grantee, "role": role},
+                                headers=alice)
+            assert shared.status_code == 200, shared.text
+        assert client.request("DELETE", "/api/collections/hr/shares", json={"user": "ruth"},
+                              headers=alice).status_code == 204
+        asyncio.run(_in_session(settings, lambda s: remove_member(s, "team", "rex")))
+        thread = client.post("/api/threads", json={"collection": "hr"}, headers=alice)
+        thread_id = thread.json()["thread_id"]
+        asked = client.post(f"/api/threads/{thread_id}/messages",
+                            json={"content": QUESTION}, headers=alice)
+        assert asked.status_code in (200, 201, 202), asked.text
+        _wait_run(client, alice, asked.json()["run_id"])
+        yield World(client, keys, upload.json()["document_id"], thread_id)
 
 
 async def _expire_last_key(url: str) -> None:
@@ -125,13 +117,6 @@ async def _expire_last_key(url: str) -> None:
                 expires_at=datetime.now(UTC) - timedelta(minutes=1)))
     finally:
         await db.dispose()
-
-
-def _wait_ready(client: TestClient, headers: Headers, job_id: str) -> None:
-    deadline = time.monotonic() + 120
-    while client.get(f"/api/jobs/{job_id}", headers=headers).json()["status"] != "ready":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
 
 
 def _wait_run(client: TestClient, headers: Headers, run_id: str) -> None:
@@ -217,6 +202,7 @@ def _may_read(principal: str, cell: str) -> bool:
 def test_every_read_surface_grants_exactly_the_readers(world: World, principal: str) -> None:
     headers = world.keys[principal]
     name = PRINCIPALS[principal][0]
+    checked, leaks = 0, []
     for cell, call, granted in READ_CELLS:
         response = call(world, headers, name)
         assert response.status_code < 500, (cell, response.text)
@@ -226,13 +212,16 @@ def test_every_read_surface_grants_exactly_the_readers(world: World, principal: 
         if _may_read(principal, cell):
             assert granted(response), (principal, cell, response.status_code, response.text)
             continue
-        world.reads_checked += 1
+        checked += 1
         assert not granted(response), (principal, cell, response.text)
         if SECRET in response.text:
-            world.leaks.append(f"{principal}: {cell}")
+            leaks.append(f"{principal}: {cell}")
         if cell not in ("collections list", "all documents", "search everything", "MCP search"):
             assert response.status_code == 404, (principal, cell, response.status_code)
-    assert world.leaks == []
+    # every cell this principal may not read was tried, and none carried the handbook's word
+    if principal != "expired key":
+        assert checked == sum(not _may_read(principal, c) for c, _, _ in READ_CELLS)
+    assert leaks == []
 
 
 WRITE_CELLS = ("upload", "delete", "manage shares")
@@ -273,9 +262,3 @@ def test_every_write_surface_grants_exactly_the_writers(world: World, principal:
     assert client.get(f"/api/documents/{world.document_id}", headers=owner).status_code == 200
     shares = client.get("/api/collections/hr/shares", headers=owner).json()["items"]
     assert "dave" not in {s["user"] for s in shares}
-
-
-def test_no_read_outside_the_grants_was_counted(world: World) -> None:
-    """The count over the module's matrix (both read tests ran before this on this backend)."""
-    assert world.reads_checked >= 5 * (len(READ_CELLS) - len(OWNER_ONLY))
-    assert world.leaks == []

@@ -75,7 +75,6 @@ def status_for(exc: e.RaglineError) -> int:
     return 500
 
 
-
 def first_problem(exc: RequestValidationError, default: str) -> tuple[str, str]:
     """Where the first problem of a validation error is (its dotted location, without `body`;
     "" for the request as a whole) and what it is."""
@@ -95,18 +94,40 @@ def domain_headers(exc: e.RaglineError) -> dict[str, str]:
     return headers
 
 
+def core_domain_error(exc: e.RaglineError) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_for(exc),
+                        headers=domain_headers(exc))
+
+
+def core_validation_error(exc: RequestValidationError) -> JSONResponse:
+    details = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+    where, problem = first_problem(exc, "invalid request")
+    return JSONResponse(
+        error_body("validation_error", f"{where or 'request'}: {problem}", details), 422
+    )
+
+
+def core_http_error(exc: StarletteHTTPException) -> JSONResponse:
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+
 class ShapedErrorRoute(APIRoute):
     """The routes of a surface whose clients expect their own error shape (OpenAI's, LangGraph's):
-    a subclass renders the three kinds of error; the app's handlers render the rest."""
+    a subclass overrides how the three kinds of error render (by default: the core contract's
+    shape, as the app's handlers render everything else)."""
 
     def validation_error(self, exc: RequestValidationError) -> Response:
-        raise NotImplementedError
+        return core_validation_error(exc)
 
     def domain_error(self, exc: e.RaglineError) -> Response:
-        raise NotImplementedError
+        return core_domain_error(exc)
 
     def http_error(self, exc: StarletteHTTPException) -> Response:
-        raise NotImplementedError
+        return core_http_error(exc)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -170,29 +191,18 @@ def install_error_handlers(app: FastAPI,
 
     @app.exception_handler(e.RaglineError)
     async def _domain(_request: Request, exc: e.RaglineError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_for(exc),
-                            headers=domain_headers(exc))
+        return core_domain_error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
-            for err in exc.errors()
-        ]
-        where, problem = first_problem(exc, "invalid request")
-        return JSONResponse(
-            error_body("validation_error", f"{where or 'request'}: {problem}", details), 422
-        )
+        return core_validation_error(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         for prefix, render in shaped.items():
             if request.url.path.startswith(prefix):
                 return render(exc)
-        code = HTTP_CODES.get(exc.status_code, "error")
-        return JSONResponse(
-            error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers
-        )
+        return core_http_error(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
