@@ -1,9 +1,11 @@
-"""Sharing in Chromium (issue 23): alice shares her `harbour` collection with bob's group from
-the Documents panel, bob picks `alice/harbour`, asks, and sees a cited answer; alice revokes,
-and bob's next question in the same chat gets no passage of it: he is told the collection is
-not found, and it is no longer among his collections. Two browser contexts, each
+"""Sharing in Chromium (issue 23). A collection: alice shares her `harbour` collection with bob's
+group from the Documents panel, bob picks `alice/harbour`, asks, and sees a cited answer; alice
+revokes, and bob's next question in the same chat gets no passage of it: he is told the
+collection is not found, and it is no longer among his collections. Two browser contexts, each
 signed in with its own API key; scripted model (the answers are dictated, the citations are
-placed by the claim check against the retrieved passages)."""
+placed by the claim check against the retrieved passages). A chat: alice makes a public live
+link, someone without an account opens it and reads the cited answer with its source withheld, a
+later answer shows up through the same link, and once alice revokes it the link says so."""
 
 from __future__ import annotations
 
@@ -127,3 +129,40 @@ def test_a_group_member_reads_a_shared_collection_until_the_owner_revokes_it(
     listed = httpx.get(f"{proc.base_url}/api/collections", timeout=30,
                        headers={"Authorization": f"Bearer {world[1]['bob']}"}).json()["items"]
     assert "alice/harbour" not in {c["name"] for c in listed}
+
+
+def test_a_public_link_shows_the_chat_to_anyone_without_the_sources_until_revoked(
+    world: tuple[ServerProcess, Any], alice: Page, browser: Browser
+) -> None:
+    proc = world[0]
+    alice.goto(proc.base_url)
+    alice.get_by_test_id("new-thread").click()
+    alice.get_by_test_id("collection-picker").first.select_option("harbour")
+    answer = ask(alice, "How many ferries does the harbour have? "
+                        "[[say:The harbour of Ostend holds two ferries.]]")
+    expect(answer.get_by_test_id("citation")).to_have_count(1)
+
+    alice.get_by_test_id("links").locator("summary").click()
+    alice.get_by_test_id("link-live").check()
+    alice.get_by_test_id("link-public").check()
+    alice.get_by_test_id("link-create").click()
+    url = alice.get_by_test_id("link-url").input_value()
+    assert url.startswith(f"{proc.base_url}/shared/rls_")
+    expect(alice.get_by_test_id("link-item")).to_have_count(1)
+
+    for anonymous in open_page(browser):  # a browser with no key: nobody signed in
+        anonymous.goto(url)
+        shared = anonymous.get_by_test_id("shared-thread")
+        expect(shared.get_by_test_id("shared-assistant")).to_contain_text("two ferries")
+        expect(shared.get_by_test_id("citation")).to_have_count(1)
+        expect(shared.get_by_test_id("source-withheld")).to_have_count(1)
+        expect(shared).not_to_contain_text("harbour.md")
+        # live: alice's next answer shows up on the next visit
+        ask(alice, "And fishing ships? [[say:It holds twelve fishing ships.]]")
+        anonymous.reload()
+        expect(shared.get_by_test_id("shared-assistant")).to_have_count(2)
+
+        alice.get_by_test_id("link-revoke").click()
+        expect(alice.get_by_test_id("link-item")).to_have_count(0)
+        anonymous.reload()
+        expect(anonymous.get_by_role("alert")).to_contain_text("does not exist or was revoked")

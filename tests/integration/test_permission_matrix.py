@@ -26,6 +26,7 @@ from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import ApiKey
 from ragline.cli.groups import _in_session
 from ragline.cli.keys import _create as create_key
+from ragline.domain.runs import TERMINAL
 from ragline.services.identity import KeyScope
 from ragline.services.sharing import add_member, create_group, remove_member
 from tests.conftest import BACKENDS
@@ -121,8 +122,7 @@ async def _expire_last_key(url: str) -> None:
 
 def _wait_run(client: TestClient, headers: Headers, run_id: str) -> None:
     deadline = time.monotonic() + 120
-    while client.get(f"/api/runs/{run_id}", headers=headers).json()["status"] in (
-            "pending", "running"):
+    while client.get(f"/api/runs/{run_id}", headers=headers).json()["status"] not in TERMINAL:
         assert time.monotonic() < deadline
         time.sleep(0.1)
 

@@ -3,6 +3,7 @@ import { api, errorMessage } from './api'
 import { clearApiKey, getApiKey, onUnauthorized } from './auth'
 import { Composer } from './components/Composer'
 import { DocumentsPanel } from './components/DocumentsPanel'
+import { LinksMenu } from './components/LinksMenu'
 import { MessageList } from './components/MessageList'
 import { PassagePanel } from './components/PassagePanel'
 import { CollectionPicker, ModelPicker } from './components/Pickers'
@@ -380,6 +381,7 @@ function ChatApp({ onSignOut }: { onSignOut?: () => void }) {
               </div>
             </details>
           )}
+          {selectedId && chat.messages.length > 0 && <LinksMenu threadId={selectedId} />}
           <button
             type="button"
             onClick={() => setDocsOpen((open) => !open)}

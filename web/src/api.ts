@@ -10,8 +10,11 @@ import type {
   Page,
   PostMessageResponse,
   Run,
+  NewThreadLink,
   Share,
+  SharedThread,
   Thread,
+  ThreadLink,
 } from './types'
 
 export class ApiError extends Error {
@@ -140,6 +143,20 @@ export const api = {
     const res = await authFetch(withQuery(`/api/threads/${enc(threadId)}/export`, { format }))
     if (!res.ok) throw await toApiError(res)
     return res.blob()
+  },
+
+  /** Read-only links to a thread (the owner's): a snapshot or live, public or for signed-in users. */
+  listLinks: (threadId: string) =>
+    request<{ items: ThreadLink[] }>(`/api/threads/${enc(threadId)}/links`).then((r) => r.items),
+  createLink: (threadId: string, body: { mode: ThreadLink['mode']; public: boolean }) =>
+    request<NewThreadLink>(`/api/threads/${enc(threadId)}/links`, json(body)),
+  revokeLink: (threadId: string, linkId: string) =>
+    request<void>(`/api/threads/${enc(threadId)}/links/${enc(linkId)}`, { method: 'DELETE' }),
+  /** What a link shows; sent with the key when there is one (a public link needs none). */
+  openLink: async (token: string): Promise<SharedThread> => {
+    const res = await fetch(`/api/shared/${enc(token)}`, { headers: authHeaders(new Headers({ Accept: 'application/json' })) })
+    if (!res.ok) throw await toApiError(res)
+    return res.json()
   },
 
   /** The caller's rating of an answer, or null when there is none. */

@@ -25,6 +25,41 @@ export interface Feedback {
   comment: string | null
 }
 
+/** @schema LinkOut */
+export interface ThreadLink {
+  link_id: string
+  thread_id: string
+  mode: 'snapshot' | 'live'
+  public: boolean
+  created_at: string
+}
+
+/** @schema NewLinkOut */
+export interface NewThreadLink {
+  link_id: string
+  thread_id: string
+  mode: 'snapshot' | 'live'
+  public: boolean
+  created_at: string
+  token: string
+  path: string
+}
+
+/** What a thread's link shows (`GET /api/shared/{token}`); withheld sources keep their place. */
+export interface SharedThread {
+  link: { mode: 'snapshot' | 'live'; public: boolean; created_at: string }
+  thread: { title: string | null; created_at: string }
+  shared_by: string | null
+  messages: {
+    role: 'user' | 'assistant' | 'system'
+    content: string
+    sources: (Source | { withheld: true })[] | null
+    claims: Claim[] | null
+    state: string
+    created_at: string
+  }[]
+}
+
 /** A retrieved passage, numbered from 1 in an answer (`sources` events, `final.sources`). */
 export interface Source {
   document_id?: string

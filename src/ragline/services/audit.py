@@ -19,7 +19,7 @@ from ragline.domain.errors import Forbidden, InvalidInput
 # What the log records; `action` filters take these names.
 ACTIONS = (
     "collection.share", "collection.unshare", "collection.delete", "document.delete",
-    "thread.delete", "thread.export", "thread.import",
+    "thread.delete", "thread.export", "thread.import", "thread.link", "thread.unlink",
     "group.create", "group.add_member", "group.remove_member", "key.create",
 )
 MAX_LIMIT = 1000

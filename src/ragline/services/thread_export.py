@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Collection, Message, Thread
@@ -56,14 +57,21 @@ async def export_thread(db: Database, owner_id: str, thread_id: str, *,
     """The thread and its messages (the export is in the audit log, with its format)."""
     async with db.session() as session:
         thread = await get_thread(session, owner_id, thread_id)
-        query = (
-            select(Message)
-            .where(Message.thread_id == thread_id)
-            .order_by(Message.created_at, Message.id)
-        )
-        messages = list(await session.scalars(query))
+        exported = await thread_as_export(session, thread)
         await audit.record(session, owner_id, "thread.export", target_id=thread.id,
-                           target=thread.title or "", format=format, messages=len(messages))
+                           target=thread.title or "", format=format,
+                           messages=len(exported.messages))
+    return exported
+
+
+async def thread_as_export(session: AsyncSession, thread: Thread) -> ThreadExport:
+    """The thread and its messages, oldest first, as the JSON export holds them."""
+    query = (
+        select(Message)
+        .where(Message.thread_id == thread.id)
+        .order_by(Message.created_at, Message.id)
+    )
+    messages = list(await session.scalars(query))
     return ThreadExport(
         thread=ExportedThread(
             title=thread.title, collection=thread.collection, model=thread.model,

@@ -35,6 +35,7 @@ from ragline.web.routes import (
     responses,
     runs,
     samples,
+    shared,
     shares,
     sync,
     threads,
@@ -48,8 +49,8 @@ API_PREFIXES = {"api", "v1", "llm", "conversations", "docs", "openapi.json", "mc
                 "assistants", "threads", "runs"}  # the last three: LangGraph's protocol
 # Every router, in one list: the core API, then the compatibility surfaces (docs/api.md).
 ROUTERS = (
-    health, users, threads, feedback, runs, documents, shares, sync, audit, models, generate,
-    samples, openai, responses, oneshot, chat_sessions, conversations, langgraph,
+    health, users, threads, shared, feedback, runs, documents, shares, sync, audit, models,
+    generate, samples, openai, responses, oneshot, chat_sessions, conversations, langgraph,
 )
 
 

@@ -14,7 +14,7 @@ from ragline.services.identity import Principal
 from ragline.telemetry import logs
 
 __all__ = [
-    "ContainerDep", "CurrentUser", "DocumentsDep", "Principal", "api_key_principal",
+    "ContainerDep", "CurrentUser", "DocumentsDep", "OptionalUser", "Principal", "api_key_principal",
     "resolve_principal",
 ]
 
@@ -68,3 +68,19 @@ async def current_user(
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+async def optional_user(
+    container: ContainerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal | None:
+    """The caller, or None for a request without credentials while auth is on (what a public
+    link shows to anyone). Credentials that are wrong are still 401."""
+    token = bearer.credentials if bearer is not None else api_key
+    if not token and container.identity.auth != "none":
+        return None
+    return await resolve_principal(container, token)
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]

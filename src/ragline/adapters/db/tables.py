@@ -162,6 +162,22 @@ class Message(Base):
     __table_args__ = (Index("ix_messages_thread_created", "thread_id", "created_at"),)
 
 
+class ThreadLink(Base):
+    """A read-only link to a thread (services/thread_links.py). Only the token's hash is kept;
+    a `snapshot` link keeps the messages as they were when it was made, a `live` one shows the
+    thread as it is. `public`: viewable without an account."""
+
+    __tablename__ = "thread_links"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"),
+                                           index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    snapshot: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Feedback(Base):
     """A user's rating of an answer: one per user and message, replaced when given again."""
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from ragline.domain.errors import InvalidInput
-from ragline.services import forks, rewind, thread_export
+from ragline.services import forks, rewind, thread_export, thread_links
 from ragline.services import threads as svc
 from ragline.services.threads import Message, Thread
 from ragline.web.deps import ContainerDep, CurrentUser
@@ -210,3 +210,50 @@ async def import_thread(
     """A new thread of the caller from a JSON export (`GET /api/threads/{id}/export`)."""
     thread = await thread_export.import_thread(container.db, user.user_id, body)
     return ThreadIdOut(thread_id=thread.id)
+
+
+class LinkIn(BaseModel):
+    mode: Literal["snapshot", "live"] = "snapshot"
+    public: bool = False
+
+
+class LinkOut(BaseModel):
+    link_id: str
+    thread_id: str
+    mode: str
+    public: bool
+    created_at: datetime
+
+
+class LinksOut(BaseModel):
+    items: list[LinkOut]
+
+
+class NewLinkOut(LinkOut):
+    token: str
+    path: str
+
+
+@router.post("/{thread_id}/links", status_code=201, response_model=NewLinkOut)
+async def create_link(
+    thread_id: str, container: ContainerDep, user: CurrentUser, body: LinkIn | None = None
+) -> dict[str, Any]:
+    """A read-only link to the thread (`GET /api/shared/{token}`, the UI at `path`): `snapshot`
+    keeps the messages as they are now, `live` follows the thread; `public` lets anyone with
+    the link read it without an account. The token is in this answer only."""
+    body = body or LinkIn()
+    return await thread_links.create_link(container.db, user.user_id, thread_id,
+                                          mode=body.mode, public=body.public)
+
+
+@router.get("/{thread_id}/links", response_model=LinksOut)
+async def list_links(thread_id: str, container: ContainerDep, user: CurrentUser) -> LinksOut:
+    links = await thread_links.list_links(container.db, user.user_id, thread_id)
+    return LinksOut(items=[LinkOut(**link) for link in links])
+
+
+@router.delete("/{thread_id}/links/{link_id}", status_code=204)
+async def revoke_link(thread_id: str, link_id: str, container: ContainerDep,
+                      user: CurrentUser) -> Response:
+    await thread_links.revoke_link(container.db, user.user_id, thread_id, link_id)
+    return Response(status_code=204)
