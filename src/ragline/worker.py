@@ -22,11 +22,14 @@ log = logging.getLogger(__name__)
 
 async def serve_worker(settings: Settings, stopping: asyncio.Event) -> None:
     """Consume runs and ingestion jobs until `stopping` is set, then drain within the grace."""
+    from ragline.adapters.db.migrate import upgrade
     from ragline.bootstrap import build_container
 
     if not settings.redis_url:
         raise SystemExit("ragline worker needs RAGLINE_REDIS_URL (without it the server "
                          "ingests in-process and no worker is needed)")
+    # a worker started before (or with) the servers migrates the database like they do
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
     container = build_container(settings, consume=True, serves=False)
     await container.start()
     log.info("worker consuming %s%s", settings.ingest_queue,

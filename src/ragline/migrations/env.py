@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ragline.adapters.db.tables import Base
@@ -23,9 +24,17 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         context.run_migrations()
 
 
+# Processes starting together on one PostgreSQL database migrate one at a time: this session
+# lock is held until the connection closes; whoever waited finds the database at head.
+MIGRATION_LOCK = 0x7261676C  # "ragl"
+
+
 async def _main() -> None:
     engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
     async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            await conn.commit()
         await conn.run_sync(_run)
         await conn.commit()
     await engine.dispose()

@@ -1,15 +1,21 @@
-"""Run Alembic migrations programmatically (used by `ragline serve` and `ragline db upgrade`).
+"""Run Alembic migrations programmatically (`ragline serve`, `ragline worker`, `ragline db
+upgrade`).
 
 A database already at head is recognised with one query on `alembic_version`, without
 importing Alembic (which takes a while), so a restart on a migrated database starts sooner.
+Processes that start together on a fresh database migrate one at a time: PostgreSQL under an
+advisory lock (migrations/env.py), a SQLite file under a lock on a file beside it; the ones that
+waited find the database at head and change nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import re
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +46,22 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         return
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), revision)
+    with _file_lock(url):
+        command.upgrade(alembic_config(database_url), revision)
+
+
+@contextmanager
+def _file_lock(url: URL) -> Iterator[None]:
+    """For a SQLite file: an exclusive lock on `FILE.migrate-lock` (released if we die)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    with open(f"{url.database}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def head_revisions() -> set[str]:
