@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT_MS
+from tests.e2e.test_ui_browser import RUN_TIMEOUT_MS
 from tests.support.processes import ServerProcess, server_env
 
 pytestmark = pytest.mark.browser
@@ -82,15 +82,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
     finally:
         proc.stop()
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

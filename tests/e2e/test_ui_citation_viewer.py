@@ -17,7 +17,6 @@ from ragline.samples.render import render_pdf
 from tests.e2e.test_ui_browser import RUN_TIMEOUT_MS
 from tests.e2e.test_ui_chat_browser import (
     ask,
-    browser,  # noqa: F401  (the module's Chromium)
     open_page,
     serious_axe_violations,
     shots,  # noqa: F401  (where screenshots go)
@@ -91,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def page(browser: Browser, server: ServerProcess) -> Iterator[Page]:  # noqa: F811
+def page(browser: Browser, server: ServerProcess) -> Iterator[Page]:
     """A page that may reach only the server: any other request is refused and recorded."""
     pages = open_page(browser)
     page = next(pages)

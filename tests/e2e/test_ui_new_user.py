@@ -16,7 +16,6 @@ from playwright.sync_api import Browser, Page, Request, expect
 from tests.doc_samples import make_pdf
 from tests.e2e.test_ui_browser import RUN_TIMEOUT_MS
 from tests.e2e.test_ui_chat_browser import (  # noqa: F401  (fixtures)
-    browser,
     open_page,
     serious_axe_violations,
     shots,
@@ -61,7 +60,7 @@ def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ser
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
+def page(browser: Browser) -> Iterator[Page]:
     yield from open_page(browser)
 
 
