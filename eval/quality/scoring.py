@@ -33,10 +33,20 @@ def fold(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'").casefold()
 
 
+_WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+
+
+def _spelling(text: str) -> str:
+    """Case, curly quotes and a hyphen between words ("shared-memory" is "shared memory")
+    are spelling, not facts; a hyphen between digits ("231-1") stays."""
+    return _WORD_HYPHEN.sub(" ", fold(text))
+
+
 def contains_expected(answer: str, expect: Sequence[str], mode: ExpectMode = "any") -> bool:
-    """Case-insensitive substrings; `any` needs one of them, `all` every one."""
-    folded = fold(answer)
-    found = [fold(e) in folded for e in expect]
+    """Case-insensitive substrings, hyphenated words matching spaced ones; `any` needs one of
+    them, `all` every one."""
+    folded = _spelling(answer)
+    found = [_spelling(e) in folded for e in expect]
     return bool(found) and (all(found) if mode == "all" else any(found))
 
 

@@ -54,6 +54,10 @@ def test_citations_and_expected_facts() -> None:
     assert not contains_expected("Stored as INTEGER", ["integer", "0"], "all")
     assert contains_expected("the default is deferred", ["EXCLUSIVE", "DEFERRED"], "any")
     assert not contains_expected("anything", [], "any")
+    # a hyphen between words is spelling; one between digits is not
+    assert contains_expected("the WAL file and the shared-memory file", ["shared memory"])
+    assert contains_expected("enabled per connection", ["per-connection"])
+    assert not contains_expected("up to 231-1", ["231 1"])
 
 
 def test_document_level_retrieval_scores() -> None:
