@@ -72,8 +72,9 @@ async def gather(checker: ClaimChecker, labels: Path) -> LabelledChecks:
     for group in groups:
         passages = [passage_text(p) for p in group["passages"]]
         for item in group["claims"]:
-            sentences, evidence = await checker.evidence(item["text"], passages,
-                                                         question=group["question"])
+            # what a run passes: a follow-up's question with the one before it (its search)
+            asked = group.get("context") or group["question"]
+            sentences, evidence = await checker.evidence(item["text"], passages, question=asked)
             assert len(sentences) == 1, item["text"]
             items.append(item)
             found.append((sentences, evidence))
