@@ -92,6 +92,18 @@ def test_each_action_leaves_one_entry_that_only_admins_read(app: tuple[TestClien
     first = audit(client, root, actor="alice", limit=2)
     older = audit(client, root, actor="alice", before=first[-1]["at"])
     assert len(first) == 2 and older and older[0]["at"] < first[-1]["at"]
+    # ... or page by page with `next_cursor`: every entry once, in order, ties included
+    every = audit(client, root, limit=1000)
+    walked, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        got = client.get("/api/audit", params=params, headers=root).json()
+        walked += [e["id"] for e in got["items"]]
+        if not (cursor := got["next_cursor"]):
+            break
+    assert walked == [e["id"] for e in every] and len(walked) > 2
+    assert client.get("/api/audit", params={"cursor": "!!"},
+                      headers=root).json()["error"]["code"] == "invalid_cursor"
     bad = client.get("/api/audit", params={"action": "nope"}, headers=root)
     assert 400 <= bad.status_code < 500 and bad.json()["error"]["code"] == "invalid_action"
     assert client.get("/api/audit", params={"limit": 0}, headers=root).status_code == 422

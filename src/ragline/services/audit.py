@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.tables import AuditEntry, User
@@ -49,12 +49,14 @@ def require_admin(is_admin: bool) -> None:
 
 async def entries(session: AsyncSession, *, actor: str | None = None,
                   action: str | None = None, target_id: str | None = None,
-                  before: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Newest first; `actor` is a user name, `before` pages back (the last entry's `at`)."""
+                  before: datetime | None = None, older_than: tuple[datetime, str] | None = None,
+                  limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first; `actor` is a user name; `before`: entries older than that time;
+    `older_than`: entries after the (at, id) of the last one of a page, ties included."""
     if action is not None and action not in ACTIONS:
         raise InvalidInput(f"unknown action {action!r}; one of {', '.join(ACTIONS)}",
                            code="invalid_action")
-    if not 1 <= limit <= MAX_LIMIT:
+    if not 1 <= limit <= MAX_LIMIT + 1:  # a page asks for one more: is there a next page?
         raise InvalidInput(f"limit must be 1 to {MAX_LIMIT}", code="invalid_limit")
     query = select(AuditEntry)
     if actor is not None:
@@ -65,6 +67,10 @@ async def entries(session: AsyncSession, *, actor: str | None = None,
         query = query.where(AuditEntry.target_id == target_id)
     if before is not None:
         query = query.where(AuditEntry.created_at < before)
+    if older_than is not None:
+        stamp, id_ = older_than
+        query = query.where(or_(AuditEntry.created_at < stamp,
+                                and_(AuditEntry.created_at == stamp, AuditEntry.id < id_)))
     rows = await session.scalars(
         query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit))
     return [as_dict(e) for e in rows]
