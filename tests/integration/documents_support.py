@@ -78,3 +78,13 @@ def keyed_app(backend: str, data: Path) -> Iterator[tuple[Any, Settings]]:
     finally:
         if pg is not None:
             drop_pg_database(pg)
+
+
+def wait_run(client: Any, headers: dict[str, str], run_id: str, within: float = 120.0) -> None:
+    """Poll `GET /api/runs/{run_id}` until the run has ended (done, failed or cancelled)."""
+    from ragline.domain.runs import TERMINAL
+
+    deadline = time.monotonic() + within
+    while client.get(f"/api/runs/{run_id}", headers=headers).json()["status"] not in TERMINAL:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,11 +25,10 @@ from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import ApiKey
 from ragline.cli.groups import _in_session
 from ragline.cli.keys import _create as create_key
-from ragline.domain.runs import TERMINAL
 from ragline.services.identity import KeyScope
 from ragline.services.sharing import add_member, create_group, remove_member
 from tests.conftest import BACKENDS
-from tests.integration.documents_support import keyed_app
+from tests.integration.documents_support import keyed_app, wait_run
 from tests.integration.test_teams import wait_ready
 
 SECRET = "quetzalcoatl"  # in the handbook and nowhere else
@@ -104,7 +102,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         asked = client.post(f"/api/threads/{thread_id}/messages",
                             json={"content": QUESTION}, headers=alice)
         assert asked.status_code in (200, 201, 202), asked.text
-        _wait_run(client, alice, asked.json()["run_id"])
+        wait_run(client, alice, asked.json()["run_id"])
         yield World(client, keys, upload.json()["document_id"], thread_id)
 
 
@@ -120,11 +118,6 @@ async def _expire_last_key(url: str) -> None:
         await db.dispose()
 
 
-def _wait_run(client: TestClient, headers: Headers, run_id: str) -> None:
-    deadline = time.monotonic() + 120
-    while client.get(f"/api/runs/{run_id}", headers=headers).json()["status"] not in TERMINAL:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
 
 
 def _mcp_search(client: TestClient, headers: Headers, collection: str) -> Any:

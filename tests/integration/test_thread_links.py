@@ -16,8 +16,7 @@ from fastapi.testclient import TestClient
 from ragline.cli.keys import _create as create_key
 from ragline.services.identity import KeyScope
 from tests.conftest import BACKENDS
-from tests.integration.documents_support import keyed_app
-from tests.integration.test_permission_matrix import _wait_run
+from tests.integration.documents_support import keyed_app, wait_run
 from tests.integration.test_teams import wait_ready
 
 SECRET = "quokkaberry"  # in the document, never in a question
@@ -64,7 +63,7 @@ def ask(client: TestClient, headers: Headers, thread_id: str, question: str) -> 
     asked = client.post(f"/api/threads/{thread_id}/messages", json={"content": question},
                         headers=headers)
     assert asked.status_code == 202, asked.text
-    _wait_run(client, headers, asked.json()["run_id"])
+    wait_run(client, headers, asked.json()["run_id"])
 
 
 def make_link(world: World, **body: Any) -> dict[str, Any]:

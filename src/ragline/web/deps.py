@@ -51,6 +51,11 @@ async def api_key_principal(container: Container, key: str) -> Principal:
     return principal
 
 
+def _header_token(bearer: HTTPAuthorizationCredentials | None, api_key: str | None
+                  ) -> str | None:
+    return bearer.credentials if bearer is not None else api_key
+
+
 async def current_user(
     request: Request,
     container: ContainerDep,
@@ -60,7 +65,7 @@ async def current_user(
 ) -> Principal:
     """Header credentials; `?access_token=` too, because browsers' EventSource can't set headers.
     A read-only key's request that would change something is refused here (403)."""
-    token = bearer.credentials if bearer is not None else api_key or access_token
+    token = _header_token(bearer, api_key) or access_token
     principal = await resolve_principal(container, token)
     route = request.scope.get("route")
     key_scopes.check_method(principal, request.method, getattr(route, "path", None))
@@ -77,7 +82,7 @@ async def optional_user(
 ) -> Principal | None:
     """The caller, or None for a request without credentials while auth is on (what a public
     link shows to anyone). Credentials that are wrong are still 401."""
-    token = bearer.credentials if bearer is not None else api_key
+    token = _header_token(bearer, api_key)
     if not token and container.identity.auth != "none":
         return None
     return await resolve_principal(container, token)
