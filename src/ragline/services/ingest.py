@@ -1,4 +1,5 @@
-"""The ingestion job: parsing → chunking → embedding → indexing → ready/failed.
+"""The ingestion job: parsing → chunking → embedding → indexing → ready/failed (the
+document's language is told from its first chunks before they are indexed).
 
 Jobs are claimed with a compare-and-set on the job row and fenced by their attempt number, so a
 job re-queued after a crash runs once even if a stray message or a slow worker turns up later.
@@ -25,6 +26,7 @@ from sqlalchemy import and_, or_, select, update
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Document, Job
 from ragline.adapters.embed import Embedder
+from ragline.adapters.index.languages import SAMPLE_CHARS, detect_language
 from ragline.adapters.index.store import (
     INSERT_BATCH,
     bump_version,
@@ -176,6 +178,7 @@ async def run_job(
         with _Spill(ctx.uploads.root) as spill:
             await _embed_pieces(ctx, source, spill,
                                 lambda f: stage("embedding", 0.25 + 0.65 * f), reuse, tally)
+            language = await asyncio.to_thread(detect_language, spill.sample)
             await stage("indexing", 0.92)
             async with ctx.db.session() as session:
                 await _finish(session, job_id, attempt)
@@ -188,9 +191,10 @@ async def run_job(
                     drafts, vectors, hashes = rows
                     await insert_chunks(session, document_id=current.id,
                                         collection_id=current.collection_id, drafts=drafts,
-                                        vectors=vectors, hashes=hashes)
+                                        vectors=vectors, hashes=hashes, language=language)
                 await bump_version(session, current.collection_id)
                 current.status, current.error, current.updated_at = READY, None, _now()
+                current.language = language
                 current.title, current.pages = source.title, source.pages
                 current.chunks = spill.count
         chunks = spill.count
@@ -225,6 +229,7 @@ class _Spill:
         directory.mkdir(parents=True, exist_ok=True)
         self.file: IO[bytes] = tempfile.TemporaryFile(dir=directory)
         self.count = 0
+        self.sample = ""  # the first chunks' text: what the document's language is told from
         self._read = False
 
     def __enter__(self) -> _Spill:
@@ -237,6 +242,10 @@ class _Spill:
         """Blocking (small: one embedding batch)."""
         pickle.dump((drafts, vectors, hashes), self.file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += len(drafts)
+        for draft in drafts:
+            if len(self.sample) >= SAMPLE_CHARS:
+                break
+            self.sample += draft.text[:SAMPLE_CHARS - len(self.sample)] + "\n"
 
     def read(self, at_least: int) -> tuple[list[ChunkDraft], np.ndarray, list[str]] | None:
         """Blocking: the next batches, at least `at_least` chunks of them (None at the end)."""

@@ -263,6 +263,8 @@ class Document(Base):
     pages: Mapped[int] = mapped_column(Integer, default=0)
     chunks: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # ISO 639-1, detected when its chunks are indexed (None before); see index/languages.py
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -298,6 +300,12 @@ class Chunk(Base):
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     # sha256 of the text the vector was computed from: a re-ingested document reuses it.
     text_hash: Mapped[str | None] = mapped_column(String(64))
+    # Its document's language (ISO 639-1): PostgreSQL's `tsv` is computed in its configuration.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # SQLite only: what FTS5 indexes instead of text/heading for a language it cannot stem
+    # (index/languages.py fts_copy); None: the text itself.
+    fts_text: Mapped[str | None] = mapped_column(Text)
+    fts_heading: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_chunks_collection", "collection_id", "id"),

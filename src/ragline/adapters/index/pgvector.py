@@ -57,9 +57,9 @@ WHERE c.id IN :ids AND c.embedding_vector IS NOT NULL AND c.collection_id IN :co
 """
 INSERT_CHUNKS = text(
     "INSERT INTO chunks (document_id, collection_id, ord, text, page, heading, text_hash, "
-    "embedding_vector) "
+    "language, embedding_vector) "
     f"VALUES (:document_id, :collection_id, :ord, :text, :page, :heading, :text_hash, "
-    f"{_QUERY.replace(':query', ':vector')})"
+    f":language, {_QUERY.replace(':query', ':vector')})"
 )
 VECTORS_BY_HASH = text(
     "SELECT text_hash, CAST(embedding_vector AS real[]) FROM chunks "

@@ -5,6 +5,7 @@ PostgreSQL has pgvector, else to the float32 blob `chunks.embedding`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ragline.adapters.db.database import Database
 from ragline.adapters.db.tables import Chunk, Collection, IndexMeta
+from ragline.adapters.index.languages import DEFAULT, fts_copy, stemmed_in_python
 from ragline.adapters.index.pgvector import (
     INSERT_CHUNKS,
     VECTORS_BY_HASH,
@@ -55,11 +57,12 @@ async def replace_chunks(
     collection_id: str,
     drafts: Sequence[ChunkRow],
     vectors: np.ndarray,
+    language: str = DEFAULT,
 ) -> None:
     """The document's chunks become exactly `drafts` (a retried job never duplicates)."""
     await session.execute(delete(Chunk).where(Chunk.document_id == document_id))
     await insert_chunks(session, document_id=document_id, collection_id=collection_id,
-                        drafts=drafts, vectors=vectors)
+                        drafts=drafts, vectors=vectors, language=language)
     await bump_version(session, collection_id)
 
 
@@ -71,19 +74,24 @@ async def insert_chunks(
     drafts: Sequence[ChunkRow],
     vectors: np.ndarray,
     hashes: Sequence[str | None] | None = None,
+    language: str = DEFAULT,
 ) -> None:
     """Add chunks without bumping the version (a caller writing a document batch by batch
     deletes its old chunks first and bumps the version once, in the same transaction).
-    `hashes`: of the text each vector was computed from (`vectors_by_hash` finds them)."""
+    `hashes`: of the text each vector was computed from (`vectors_by_hash` finds them);
+    `language`: the document's (ISO 639-1), which decides how its words are stemmed."""
     if len(drafts) != len(vectors) or (hashes is not None and len(hashes) != len(drafts)):
         raise ValueError("one vector per chunk expected")
     in_database = await has_vector_column(session)
     rows: list[dict[str, object]] = [
         {"document_id": document_id, "collection_id": collection_id, "ord": d.ord,
          "text": d.text, "page": d.page, "heading": d.heading,
-         "text_hash": hashes[i] if hashes is not None else None}
+         "text_hash": hashes[i] if hashes is not None else None, "language": language,
+         "fts_text": None, "fts_heading": None}
         for i, d in enumerate(drafts)
     ]
+    if session.get_bind().dialect.name == "sqlite" and stemmed_in_python(language):
+        await asyncio.to_thread(_stem_copies, rows, language)  # Python stems: not on the loop
     for row, vector in zip(rows, vectors, strict=True):
         if in_database:
             row["vector"] = as_param(vector)
@@ -92,6 +100,13 @@ async def insert_chunks(
     statement = INSERT_CHUNKS if in_database else insert(Chunk)
     for start in range(0, len(rows), INSERT_BATCH):
         await session.execute(statement, rows[start:start + INSERT_BATCH])
+
+
+def _stem_copies(rows: list[dict[str, object]], language: str) -> None:
+    for row in rows:
+        row["fts_text"] = fts_copy(language, str(row["text"]))
+        heading = row["heading"]
+        row["fts_heading"] = fts_copy(language, heading) if isinstance(heading, str) else None
 
 
 async def vectors_by_hash(session: AsyncSession, document_id: str) -> dict[str, np.ndarray]:

@@ -51,6 +51,7 @@ class DocumentOut(BaseModel):
     error: str | None
     created_at: datetime
     updated_at: datetime
+    language: str | None = None  # ISO 639-1, once indexed (keyword search stems by it)
 
 
 class JobOut(BaseModel):
@@ -97,7 +98,7 @@ def document_out(view: DocumentView) -> DocumentOut:
         document_id=d.id, job_id=view.job_id, collection=view.collection, source=d.source,
         title=d.title, filename=d.filename, content_type=d.content_type, size=d.size,
         status=status, pages=d.pages, chunks=d.chunks, error=d.error, created_at=d.created_at,
-        updated_at=d.updated_at,
+        updated_at=d.updated_at, language=d.language,
     )
 
 
