@@ -29,10 +29,9 @@ from ragline.adapters.embed import Embedder
 from ragline.adapters.index import pgvector
 from ragline.adapters.index.fusion import reciprocal_rank_fusion, term_coverage
 from ragline.adapters.index.keyword import (
-    MAX_MATCHED_TERMS,
-    STOPWORDS,
+    content_terms,
     keyword_search,
-    query_terms,
+    scope_languages,
     term_matches,
 )
 from ragline.adapters.index.matrix import MatrixVectors
@@ -157,10 +156,12 @@ class HybridIndex:
     ) -> list[Hit]:
         pool = max(self.candidates, top_k)
         keyword: list[tuple[int, float]] = []
+        languages: tuple[str, ...] = ()
         if mode != "vector":
+            languages = await scope_languages(session, scope.collection_ids, scope.document_ids)
             keyword = await keyword_search(
                 session, query, scope.collection_ids, limit=pool,
-                document_ids=scope.document_ids, sqlite=self.db.is_sqlite,
+                document_ids=scope.document_ids, sqlite=self.db.is_sqlite, languages=languages,
             )
         vector: list[tuple[int, float]] = []
         if mode != "bm25":
@@ -172,7 +173,8 @@ class HybridIndex:
                 [[i for i, _ in keyword], [i for i, _ in vector]], k=self.rrf_k,
                 weights=(1.0, self.vector_weight),
             )
-            coverage, known = await self._match_terms(session, query, scope, ranked, pool)
+            coverage, known = await self._match_terms(session, query, scope, ranked, pool,
+                                                      languages)
             if self.term_boost > 0:
                 ranked = self._boost_matched_terms(ranked, coverage)
         else:
@@ -187,6 +189,7 @@ class HybridIndex:
         scope: Scope,
         ranked: list[tuple[int, float]],
         pool: int,
+        languages: Sequence[str],
     ) -> tuple[dict[int, float], bool]:
         """Coverage of each passage holding a query term: the IDF-weighted share of the
         query's terms (those the scope holds) that it contains. Passages holding a rare term (in
@@ -200,9 +203,9 @@ class HybridIndex:
         """
         matches, total = await term_matches(
             session, query, scope.collection_ids, cap=pool, candidates=[i for i, _ in ranked],
-            document_ids=scope.document_ids, sqlite=self.db.is_sqlite,
+            document_ids=scope.document_ids, sqlite=self.db.is_sqlite, languages=languages,
         )
-        words = [t for t in query_terms(query) if t not in STOPWORDS][:MAX_MATCHED_TERMS]
+        words = content_terms(query, languages)
         known = bool(matches) and 2 * len(matches) >= len(words)
         return term_coverage([(m.count, m.ids) for m in matches], total), known
 
