@@ -93,14 +93,10 @@ class _Group:
     key: str
     codes: tuple[str, ...]
 
-    def counts(self, term: str) -> bool:
-        """Whether the term is a content word in one of these languages."""
-        return any(term not in language(c).stopwords for c in self.codes)
-
     def terms(self, words: Sequence[str]) -> list[str]:
         """What these languages' chunks are searched for: the content words, else (a query
         of stop words) every word."""
-        return ([w for w in words if self.counts(w)] or list(words))[:MAX_TERMS]
+        return ([w for w in words if _is_content(w, self.codes)] or list(words))[:MAX_TERMS]
 
 
 def _groups(languages: Sequence[str], sqlite: bool) -> list[_Group]:
@@ -243,12 +239,12 @@ def _term_conditions(
     conditions: list[str] = []
     for i, term in enumerate(terms):
         if sqlite:
-            params[f"m{i}"] = _fts5_forms((g, [term]) for g in groups if g.counts(term))
+            params[f"m{i}"] = _fts5_forms((g, [term]) for g in groups if _is_content(term, g.codes))
             conditions.append(f"m{i}")
             continue
         ors = []
         for g, group in enumerate(groups):
-            if group.counts(term):
+            if _is_content(term, group.codes):
                 params[f"m{i}_{g}"], params[f"codes{g}"] = term, list(group.codes)
                 ors.append(f"(c.language IN :codes{g} "
                            f"AND c.tsv @@ to_tsquery('{_config(group)}', :m{i}_{g}))")
