@@ -5,6 +5,9 @@ Each labelled sentence is checked alone against its question's frozen passages. 
 leave-one-question-out figure judges each question's sentences with the grid setting fitted on
 the other questions, at the operating point the issue asks for: the highest recall whose
 precision on the training questions is at least `TARGET_PRECISION` (the best F1 where none is).
+With a verifier (the local model, services/verifier.py), each sentence scoring in the widest band
+the grid tries is put to it once, against its best passage at the shipped thresholds, and the
+band's edges join the grid.
 Shared by `make eval` (one row in its table) and bench/bench_claims.py (the detail).
 """
 
@@ -21,7 +24,16 @@ import numpy as np
 
 from ragline.adapters.embed import build_embedder
 from ragline.config import Settings
-from ragline.services.claims import ClaimChecker, Evidence, Thresholds, align, passage_text
+from ragline.services.claims import (
+    ClaimChecker,
+    Evidence,
+    Thresholds,
+    align,
+    in_band,
+    passage_text,
+    second_opinion,
+)
+from ragline.services.verifier import Verify
 
 TARGET_PRECISION = 0.95
 LABELS = Path(__file__).resolve().parents[1] / "claims_labels.jsonl"
@@ -45,6 +57,7 @@ class LabelledChecks:
     items: list[dict[str, Any]]
     evidence: list[tuple[list[Any], Evidence]]
     groups: list[dict[str, Any]]
+    margins: list[float | None] | None = None  # the verifier's log-odds per sentence, if asked
 
     @property
     def truth(self) -> list[bool]:
@@ -56,9 +69,14 @@ class LabelledChecks:
 
     def verdicts(self, thresholds: Thresholds) -> list[tuple[bool, list[int]]]:
         out = []
-        for item, (sentences, found) in zip(self.items, self.evidence, strict=True):
+        margins = self.margins or [None] * len(self.items)
+        for item, (sentences, found), margin in zip(
+                self.items, self.evidence, margins, strict=True):
             claim = align(item["text"], sentences, found.scores(thresholds), thresholds)[0]
-            out.append((claim.supported, claim.sources))
+            supported = claim.supported
+            if margin is not None and in_band(supported, claim.score, thresholds):
+                supported = second_opinion(supported, margin)
+            out.append((supported, claim.sources if supported == claim.supported else []))
         return out
 
 
@@ -66,9 +84,17 @@ def read_labels(labels: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in labels.read_text().splitlines() if line.strip()]
 
 
-async def gather(checker: ClaimChecker, labels: Path) -> LabelledChecks:
+# The widest band the grid tries: sentences outside it are never put to the verifier.
+VETO_BELOW = (0.0, 0.65, 0.7, 0.75, 0.8, 0.85)  # 0.0: no veto
+RESCUE_FROM = (1.0, 0.45, 0.4, 0.35, 0.3, 0.25)  # 1.0: no rescue
+WIDEST = Thresholds(veto_below=max(VETO_BELOW), rescue_from=min(RESCUE_FROM))
+
+
+async def gather(
+    checker: ClaimChecker, labels: Path, verifier: Verify | None = None
+) -> LabelledChecks:
     groups = read_labels(labels)
-    items, found = [], []
+    items, found, margins = [], [], []
     for group in groups:
         passages = [passage_text(p) for p in group["passages"]]
         for item in group["claims"]:
@@ -78,14 +104,34 @@ async def gather(checker: ClaimChecker, labels: Path) -> LabelledChecks:
             assert len(sentences) == 1, item["text"]
             items.append(item)
             found.append((sentences, evidence))
-    return LabelledChecks(items, found, groups)
+            margins.append(None if verifier is None else await _margin(
+                verifier, item["text"], passages, evidence, checker.thresholds))
+    return LabelledChecks(items, found, groups, margins if verifier is not None else None)
 
 
-def grid_around(chosen: Thresholds) -> list[Thresholds]:
+async def _margin(
+    verifier: Verify, text: str, passages: list[str], found: Evidence, shipped: Thresholds
+) -> float | None:
+    scores = found.scores(shipped)[0]
+    top = float(scores.max()) if len(scores) else 0.0
+    widest = replace(shipped, veto_below=WIDEST.veto_below, rescue_from=WIDEST.rescue_from)
+    if not in_band(top >= shipped.supported, top, widest):
+        return None
+    return await verifier(text, passages[int(np.argmax(scores))])
+
+
+def grid_around(chosen: Thresholds, band: bool = False) -> list[Thresholds]:
+    """The settings leave-one-question-out chooses from; `band`: with the verifier's band
+    edges too (then near the shipped weight and cut only, to keep the grid small)."""
+    if not band:
+        return [replace(chosen, similarity_weight=round(float(w), 2),
+                        supported=round(float(c), 2), min_overlap=gate)
+                for w in np.arange(0.0, 1.01, 0.1) for c in np.arange(0.30, 0.90, 0.02)
+                for gate in (0.0, 0.5, 0.6, 0.7)]
     return [replace(chosen, similarity_weight=round(float(w), 2), supported=round(float(c), 2),
-                    min_overlap=gate)
-            for w in np.arange(0.0, 1.01, 0.1) for c in np.arange(0.30, 0.90, 0.02)
-            for gate in (0.0, 0.5, 0.6, 0.7)]
+                    min_overlap=gate, veto_below=veto, rescue_from=rescue)
+            for w in (0.5, 0.6, 0.7) for c in np.arange(0.44, 0.63, 0.02) for gate in (0.5, 0.6)
+            for veto in VETO_BELOW for rescue in RESCUE_FROM]
 
 
 def _operating_point(scores: Sequence[tuple[float, float, float, float]]) -> int:
@@ -112,23 +158,44 @@ def leave_one_question_out(
     return prf(held, truth)
 
 
-async def measure(checker: ClaimChecker, labels: Path) -> dict[str, Any]:
-    """The figures `make eval` prints: shipped thresholds and leave-one-question-out."""
-    checks = await gather(checker, labels)
+async def measure(
+    checker: ClaimChecker, labels: Path, verifier: Verify | None = None
+) -> dict[str, Any]:
+    """The figures `make eval` prints: shipped thresholds and leave-one-question-out (with the
+    verifier's second opinion when one is given)."""
+    checks = await gather(checker, labels, verifier)
     truth = checks.truth
     shipped = prf([v[0] for v in checks.verdicts(checker.thresholds)], truth)
-    held = leave_one_question_out(checks, grid_around(checker.thresholds))
+    held = leave_one_question_out(checks, grid_around(checker.thresholds, band=bool(verifier)))
+    asked = sum(m is not None for m in checks.margins or ())
     return {"labels": len(truth), "supported": sum(truth), "questions": len(checks.groups),
             "precision": shipped[0], "recall": shipped[1],
-            "loqo_precision": held[0], "loqo_recall": held[1]}
+            "loqo_precision": held[0], "loqo_recall": held[1],
+            "verifier": verifier is not None, "verified": asked}
+
+
+async def local_verifier(settings: Settings) -> Verify | None:
+    """The verifier a server on these settings uses: its default model's, when local."""
+    from ragline.services.models import ModelRegistry
+    from ragline.services.verifier import ModelVerifier
+
+    if not settings.claims_verifier:
+        return None
+    provider = ModelRegistry(settings).provider(settings.default_model)
+    ask = getattr(provider, "next_token_logprobs", None)
+    if ask is None:
+        return None
+    await provider.load()  # type: ignore[attr-defined]
+    return ModelVerifier(ask)
 
 
 def measure_default(labels: Path = LABELS) -> dict[str, Any]:
-    """`measure` with the embedder the server uses by default (RAGLINE_EMBEDDER)."""
+    """`measure` with the embedder and verifier the server uses by default (RAGLINE_*)."""
 
     async def run() -> dict[str, Any]:
-        checker = ClaimChecker(build_embedder(Settings()))
+        settings = Settings()
+        checker = ClaimChecker(build_embedder(settings))
         await checker.embedder.warmup()
-        return await measure(checker, labels)
+        return await measure(checker, labels, await local_verifier(settings))
 
     return asyncio.run(run())

@@ -66,7 +66,10 @@ def summary_table(summary: dict[str, Any]) -> Table:
     if claims:
         table.add_section()
         n = f"{claims['labels']} ({claims['questions']} q)"
-        table.add_row("claim check precision / recall (labelled sentences)",
+        label = "claim check precision / recall (labelled sentences"
+        asked = f", {claims['verified']} put to the local model" if claims.get("verifier") else ""
+        label += f"{asked})"
+        table.add_row(label,
                       f"{_pct(claims['precision'])} / {_pct(claims['recall'])}", n)
         table.add_row("  leave-one-question-out",
                       f"{_pct(claims['loqo_precision'])} / {_pct(claims['loqo_recall'])}", n)

@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     # (unset: server-side sync is off; `ragline sync` reads folders on its own machine).
     sync_root: Path | None = None
     claims_enabled: bool = True  # check each answer sentence against its passages (`claims`)
+    # ... and ask the local default model about the borderline ones, on a free engine slot
+    claims_verifier: bool = True
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

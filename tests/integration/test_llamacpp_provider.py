@@ -191,3 +191,29 @@ async def test_default_instruct_model_answers_through_its_chat_template(
         events = [e async for e in s]
     assert "4" in text_of(events)
     assert "<|im_" not in text_of(events)  # the template's control tokens never leak
+
+
+async def test_the_verifier_reads_the_default_models_yes_or_no_on_a_free_slot_only(
+    qwen: LlamaCppProvider,
+) -> None:
+    """The claim verifier's question (services/verifier.py) on the real default model: a
+    restatement gets "yes" odds, the same sentence with another number "no" odds; with every
+    slot taken it is not asked at all (it never queues behind a run)."""
+    from ragline.services.verifier import ModelVerifier
+
+    verify = ModelVerifier(qwen.next_token_logprobs)
+    assert await verify("The timeout is 5 seconds.", "x") is None  # not loaded: nothing waits
+    await qwen.load()
+    passage = ("The busy timeout defaults to 5 seconds. After that, a locked database returns "
+               "SQLITE_BUSY to the caller.")
+    said = await verify("By default the busy timeout is 5 seconds.", passage)
+    other = await verify("By default the busy timeout is 30 seconds.", passage)
+    assert said is not None and other is not None
+    assert said > 0 > other
+    taken = [qwen._gate.try_acquire() for _ in range(qwen.parallel)]
+    try:
+        assert all(taken) and await verify("The timeout is 5 seconds.", passage) is None
+    finally:
+        for _ in taken:
+            qwen._gate.release()
+    assert qwen.queue == (0, 0)

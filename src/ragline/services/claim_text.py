@@ -29,7 +29,7 @@ STOPWORDS = frozenset(
     "if in into is it its itself me my no of on or our so such than that the their them then "
     "there these they this those to was we were what when where which while who why will with "
     "would you your also just only very may might must should shall about above after again all "
-    "any each few more most other some same both own here via per used use using one".split()
+    "any each few more most other some same both own here via per used use using one yes".split()
 )
 
 

@@ -116,6 +116,28 @@ class LlamaEngine:
             server, self._server = self._server, None
         del server  # the native destructor stops the engine loop and joins its thread
 
+    def next_token_logprobs(self, messages: list[dict[str, str]], top: int) -> dict[str, float]:
+        """The `top` most likely first tokens of the reply to a chat, with their logprobs: one
+        prompt read and no decoding (the model's answer to a yes/no question, as odds)."""
+        server = self._server
+        if server is None:
+            raise ProviderError("the local model is not loaded", code="model_unavailable")
+        body = {"messages": messages, "max_tokens": 1, "temperature": 0, "logprobs": True,
+                "top_logprobs": top, "stream": False, "cache_prompt": True}
+        replies: list[dict[str, Any]] = []
+
+        def on_reply(reply: dict[str, Any]) -> bool:
+            replies.append(reply)
+            return False
+
+        server.handle_chat_completions(body, on_reply)
+        reply = replies[-1] if replies else {}
+        if "error" in reply:
+            raise _engine_error(reply["error"])
+        if reply.get("timings"):
+            self._observe(reply["timings"])
+        return _first_token_logprobs(reply)
+
     def generate(
         self, body: dict[str, Any], *, chat: bool, emit: Emit, cancelled: threading.Event
     ) -> None:
@@ -172,6 +194,14 @@ class LlamaEngine:
             if usage:
                 emit(usage[-1])
             emit(Finish(finish[-1] if finish else "stop"))
+
+
+def _first_token_logprobs(response: dict[str, Any]) -> dict[str, float]:
+    """{token: logprob} of the first generated token's alternatives (OpenAI's shape)."""
+    for choice in response.get("choices") or ():
+        for token in (choice.get("logprobs") or {}).get("content") or ():
+            return {str(t["token"]): float(t["logprob"]) for t in token.get("top_logprobs") or ()}
+    return {}
 
 
 def _engine_error(error: Any) -> ProviderError:

@@ -153,6 +153,35 @@ class LlamaCppProvider:
         finally:
             lease.drop()
 
+    async def next_token_logprobs(
+        self, messages: Sequence[ChatMessage], top: int = 10
+    ) -> dict[str, float] | None:
+        """The reply's likely first tokens with their logprobs, on a slot that is free now;
+        None when every slot is taken or the model is not loaded (nothing waits for it)."""
+        engine = self._engine
+        if engine is None or not engine.is_loaded or not self.chat:
+            return None
+        if not self._gate.try_acquire():
+            return None
+        lease = SlotLease(self._gate)
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+
+        def run() -> dict[str, float]:
+            try:
+                return engine.next_token_logprobs(chat, top)
+            finally:
+                lease.drop()  # the slot is free when the engine is, even if nobody waits
+
+        lease.share()
+        try:
+            future = self._pool.submit(run)
+        except RuntimeError:  # the pool is shut down: this provider was closed
+            lease.drop()
+            return None
+        finally:
+            lease.drop()
+        return await asyncio.wrap_future(future)
+
     async def _generate(
         self, body: dict[str, Any], messages: Sequence[ChatMessage], lease: SlotLease
     ) -> AsyncGenerator[ProviderEvent, None]:

@@ -50,6 +50,15 @@ class SlotGate:
     def waiting(self) -> int:
         return len(self._waiters)
 
+    def try_acquire(self) -> bool:
+        """Take a slot only if one is free and nobody waits for it (work that may be skipped,
+        such as a second opinion on a claim, never delays a run)."""
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return True
+            return False
+
     async def acquire(self) -> AsyncGenerator[int, None]:
         """Take a slot. Yields the queue position (1 = next) each time it changes while waiting.
 
