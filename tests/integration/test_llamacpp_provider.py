@@ -202,7 +202,6 @@ async def test_the_verifier_reads_the_default_models_yes_or_no_on_a_free_slot_on
     from ragline.services.verifier import ModelVerifier
 
     verify = ModelVerifier(qwen.next_token_logprobs)
-    assert await verify("The timeout is 5 seconds.", "x") is None  # not loaded: nothing waits
     await qwen.load()
     passage = ("The busy timeout defaults to 5 seconds. After that, a locked database returns "
                "SQLITE_BUSY to the caller.")
