@@ -28,10 +28,11 @@ from ragline.services.claims import (
     ClaimChecker,
     Evidence,
     Thresholds,
+    Verdict,
     align,
     in_band,
     passage_text,
-    second_opinion,
+    reconsidered,
 )
 from ragline.services.verifier import Verify
 
@@ -72,11 +73,12 @@ class LabelledChecks:
         margins = self.margins or [None] * len(self.items)
         for item, (sentences, found), margin in zip(
                 self.items, self.evidence, margins, strict=True):
-            claim = align(item["text"], sentences, found.scores(thresholds), thresholds)[0]
-            supported = claim.supported
-            if margin is not None and in_band(supported, claim.score, thresholds):
-                supported = second_opinion(supported, margin)
-            out.append((supported, claim.sources if supported == claim.supported else []))
+            scores = found.scores(thresholds)
+            claim = align(item["text"], sentences, scores, thresholds)[0]
+            verdict = Verdict(claim.supported, claim.sources, claim.score)
+            if margin is not None and in_band(claim.supported, claim.score, thresholds):
+                verdict = reconsidered(verdict, margin, int(np.argmax(scores[0])))
+            out.append((verdict.supported, verdict.sources))
         return out
 
 
@@ -87,7 +89,6 @@ def read_labels(labels: Path) -> list[dict[str, Any]]:
 # The widest band the grid tries: sentences outside it are never put to the verifier.
 VETO_BELOW = (0.0, 0.65, 0.7, 0.75, 0.8, 0.85)  # 0.0: no veto
 RESCUE_FROM = (1.0, 0.45, 0.4, 0.35, 0.3, 0.25)  # 1.0: no rescue
-WIDEST = Thresholds(veto_below=max(VETO_BELOW), rescue_from=min(RESCUE_FROM))
 
 
 async def gather(
@@ -114,7 +115,7 @@ async def _margin(
 ) -> float | None:
     scores = found.scores(shipped)[0]
     top = float(scores.max()) if len(scores) else 0.0
-    widest = replace(shipped, veto_below=WIDEST.veto_below, rescue_from=WIDEST.rescue_from)
+    widest = replace(shipped, veto_below=max(VETO_BELOW), rescue_from=min(RESCUE_FROM))
     if not in_band(top >= shipped.supported, top, widest):
         return None
     return await verifier(text, passages[int(np.argmax(scores))])
@@ -175,18 +176,19 @@ async def measure(
 
 
 async def local_verifier(settings: Settings) -> Verify | None:
-    """The verifier a server on these settings uses: its default model's, when local."""
+    """The verifier a server on these settings uses (its default model's), loaded now; None
+    when the default model gives no logprobs."""
     from ragline.services.models import ModelRegistry
-    from ragline.services.verifier import ModelVerifier
+    from ragline.services.verifier import default_model_verifier
 
     if not settings.claims_verifier:
         return None
-    provider = ModelRegistry(settings).provider(settings.default_model)
-    ask = getattr(provider, "next_token_logprobs", None)
-    if ask is None:
+    models = ModelRegistry(settings)
+    provider = models.provider(settings.default_model)
+    if not hasattr(provider, "next_token_logprobs"):
         return None
     await provider.load()  # type: ignore[attr-defined]
-    return ModelVerifier(ask)
+    return default_model_verifier(models)
 
 
 def measure_default(labels: Path = LABELS) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -20,7 +19,6 @@ from ragline.adapters.events.pg_notify import PgNotifier
 from ragline.adapters.events.redis_notify import RedisNotifier
 from ragline.adapters.queue import RUN_TASK, JobQueue, build_broker
 from ragline.config import Settings
-from ragline.domain.llm import ChatMessage
 from ragline.services.claims import ClaimChecker
 from ragline.services.event_log import EventWriter
 from ragline.services.identity import LOCAL_USER_ID as LOCAL_USER_ID
@@ -32,7 +30,7 @@ from ragline.services.run_manager import RunManager
 from ragline.services.run_store import RunStore
 from ragline.services.runs import RunContext
 from ragline.services.schemas import SchemaRegistry
-from ragline.services.verifier import ModelVerifier
+from ragline.services.verifier import default_model_verifier
 from ragline.web.ratelimit import Counter, MemoryCounter, RedisCounter
 
 if TYPE_CHECKING:  # built lazily: the embedder and the model providers are heavy imports
@@ -191,13 +189,7 @@ def claim_checker(
     sentences with the default model too when it is a local one (it answers with logprobs)."""
     if not settings.claims_enabled:
         return None
-
-    async def next_token_logprobs(messages: Sequence[ChatMessage]) -> dict[str, float] | None:
-        provider = models.provider(models.default_model)  # resolved when first asked
-        ask = getattr(provider, "next_token_logprobs", None)
-        return await ask(messages) if ask is not None else None
-
-    verifier = ModelVerifier(next_token_logprobs) if settings.claims_verifier else None
+    verifier = default_model_verifier(models) if settings.claims_verifier else None
     return ClaimChecker(documents.embedder, index_vectors=documents.passage_vectors,
                         verifier=verifier)
 

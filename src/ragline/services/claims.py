@@ -110,6 +110,16 @@ def second_opinion(supported: bool, margin: float | None) -> bool:
     return margin > 0 if not supported else margin >= 0
 
 
+def reconsidered(verdict: Verdict, margin: float | None, best: int) -> Verdict:
+    """`verdict` after the verifier's log-odds on passage `best` (numbered from 0): vetoed, it
+    loses its sources; rescued, it is sourced by that passage."""
+    supported = second_opinion(verdict.supported, margin)
+    if supported == verdict.supported:
+        return verdict
+    return Verdict(supported, (verdict.sources or [best + 1]) if supported else [],
+                   verdict.score)
+
+
 @dataclass(frozen=True)
 class Claim:
     text: str
@@ -415,12 +425,10 @@ class ClaimChecker:
         except Exception:
             log.exception("the claim verifier failed; the embedding verdict stands")
             return verdict
-        supported = second_opinion(verdict.supported, margin)
-        if supported == verdict.supported:
-            return verdict
-        log.debug("verifier overruled %.3f (log-odds %.2f): %s", verdict.score, margin, prose)
-        return Verdict(supported, (verdict.sources or [best + 1]) if supported else [],
-                       verdict.score)
+        changed = reconsidered(verdict, margin, best)
+        if changed is not verdict:
+            log.debug("verifier overruled %.3f (log-odds %.2f): %s", verdict.score, margin, prose)
+        return changed
 
     async def claims(
         self,

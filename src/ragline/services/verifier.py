@@ -17,9 +17,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ragline.domain.llm import ChatMessage
 from ragline.services.claim_text import content_terms, split_sentences, strip_markers
+
+if TYPE_CHECKING:
+    from ragline.services.models import ModelRegistry
 
 # (statement, passage) -> log-odds that the passage says what the statement says; None: not asked
 Verify = Callable[[str, str], Awaitable[float | None]]
@@ -72,3 +76,15 @@ class ModelVerifier:
         logprobs = await self.next_token_logprobs(
             [ChatMessage("system", SYSTEM), ChatMessage("user", prompt)])
         return log_odds(logprobs) if logprobs is not None else None
+
+
+def default_model_verifier(models: ModelRegistry) -> ModelVerifier:
+    """The verifier on the registry's default model, resolved when first asked; a model that
+    gives no logprobs (scripted, remote) is never asked."""
+
+    async def next_token_logprobs(messages: Sequence[ChatMessage]) -> dict[str, float] | None:
+        provider = models.provider(models.default_model)
+        ask = getattr(provider, "next_token_logprobs", None)
+        return await ask(messages) if ask is not None else None
+
+    return ModelVerifier(next_token_logprobs)
